@@ -1,0 +1,3 @@
+from virtuna.cli.app import main
+
+main()

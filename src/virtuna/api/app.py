@@ -1,0 +1,103 @@
+"""The FastAPI app factory and its lifespan.
+
+Everything that connects (database engine, HTTP client, model bundle) is built in the
+lifespan and disposed after it; importing this module connects to nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+import structlog
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from virtuna import __version__
+from virtuna.api import health
+from virtuna.api.errors import install_error_handlers
+from virtuna.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from virtuna.config import Environment, Settings, get_settings
+from virtuna.kit.db import create_engine, create_session_factory
+from virtuna.kit.ratelimit import SlidingWindowLimiter
+from virtuna.kit.startup import migrate_database
+from virtuna.kit.web import AppState
+from virtuna.users.endpoints import router as users_router
+
+log = structlog.get_logger("virtuna.api")
+Hook = Callable[[AppState], AbstractAsyncContextManager[None]]
+
+
+def _routers() -> Iterable[APIRouter]:
+    yield health.router
+    yield users_router
+
+
+def _lifespan(settings: Settings, hooks: Iterable[Hook]) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await asyncio.to_thread(migrate_database, settings)
+        engine = create_engine(settings)
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=create_session_factory(engine),
+            http=httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False),
+            auth_failures=SlidingWindowLimiter(settings.auth_failures_per_minute, 60.0),
+        )
+        app.state.virtuna = state
+        log.info("app.started", database=engine.url.render_as_string(hide_password=True))
+        try:
+            async with _enter_hooks(state, hooks):
+                yield
+        finally:
+            await state.http.aclose()
+            await engine.dispose()
+            log.info("app.stopped")
+
+    return lifespan
+
+
+@asynccontextmanager
+async def _enter_hooks(state: AppState, hooks: Iterable[Hook]) -> AsyncIterator[None]:
+    from contextlib import AsyncExitStack
+
+    async with AsyncExitStack() as stack:
+        for hook in hooks:
+            await stack.enter_async_context(hook(state))
+        yield
+
+
+def create_app(settings: Settings | None = None, *, hooks: Iterable[Hook] = ()) -> FastAPI:
+    settings = settings or get_settings()
+    public_docs = settings.env is not Environment.PRODUCTION
+    app = FastAPI(
+        title="Virtuna",
+        version=__version__,
+        summary="Predict how a TikTok draft will perform, before posting.",
+        lifespan=_lifespan(settings, list(hooks)),
+        docs_url="/docs" if public_docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if public_docs else None,
+    )
+    install_error_handlers(app)
+    for router in _routers():
+        app.include_router(router)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_kb * 1024,
+        exempt_prefixes=("/api/uploads",),
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app

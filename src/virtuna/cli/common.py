@@ -1,0 +1,71 @@
+"""What every command shares: settings, a database session, one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from virtuna.config import Settings, get_settings
+from virtuna.errors import AppError
+from virtuna.kit.db import create_engine, create_session_factory, unit_of_work
+from virtuna.kit.startup import migrate_database
+from virtuna.logging import configure_logging
+
+T = TypeVar("T")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        fail(f"invalid configuration: {problems}", code=2)
+    configure_logging(settings)
+    return settings
+
+
+@asynccontextmanager
+async def session_scope(settings: Settings, *, migrate: bool = True) -> AsyncIterator[AsyncSession]:
+    """A migrated database and one committed-or-rolled-back transaction."""
+    if migrate and settings.auto_migrate:
+        await asyncio.to_thread(migrate_database, settings)
+    engine = create_engine(settings)
+    try:
+        async with unit_of_work(create_session_factory(engine)) as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command body; expected errors become one line and exit code 1."""
+
+    async def wrapper() -> T:
+        return await coro_fn()
+
+    try:
+        return asyncio.run(wrapper())
+    except AppError as exc:
+        fail(exc.message, code=2 if exc.status_code in (400, 422) else 1)
+
+
+def print_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, default=str, ensure_ascii=False) + "\n")

@@ -1,0 +1,89 @@
+"""Database engines and sessions (SQLAlchemy 2, async).
+
+SQLite is the embedded default. Its settings follow what measured best for several writer
+processes on one file: WAL, a busy timeout, ``synchronous=NORMAL`` and ``BEGIN IMMEDIATE`` for
+every transaction, so a read-then-write transaction never upgrades its lock half-way (the
+source of "database is locked" under contention). PostgreSQL goes through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from virtuna.config import Settings
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Read-only work opts out (``READ_ONLY`` execution option) so it never waits on writers.
+        readonly = conn.get_execution_options().get("virtuna_readonly", False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = {"virtuna_readonly": True}
+
+
+def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
+    target = url or settings.resolved_database_url
+    if target.startswith("sqlite"):
+        path = target.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # One connection per checkout: aiosqlite threads are cheap and pooling them across
+        # event loops (CLI commands, tests) causes more trouble than it saves.
+        engine = create_async_engine(target, poolclass=NullPool)
+        _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    return create_async_engine(
+        target, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def unit_of_work(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One transaction: commit if the block succeeds, roll back if it raises."""
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def sync_url(async_url: str) -> str:
+    """The synchronous twin of an async URL (migrations run on a sync connection)."""
+    if async_url.startswith("sqlite+aiosqlite"):
+        return "sqlite" + async_url.removeprefix("sqlite+aiosqlite")
+    if async_url.startswith("postgresql+asyncpg"):
+        return "postgresql+psycopg" + async_url.removeprefix("postgresql+asyncpg")
+    return async_url

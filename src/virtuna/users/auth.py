@@ -1,0 +1,46 @@
+"""Request dependencies that identify the caller: current user and admin gate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from virtuna.errors import Forbidden, RateLimited, Unauthorized
+from virtuna.kit.web import Session, get_state
+from virtuna.models import User
+from virtuna.users import service as users
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def current_user(request: Request, session: Session) -> User:
+    state = get_state(request)
+    address = _client_address(request)
+    wait = state.auth_failures.blocked(address)
+    if wait is not None:
+        raise RateLimited(
+            "too many failed authentications; try again later", details={"retry_after": wait}
+        )
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("invalid or missing API key")
+        return await users.authenticate(session, raw_key=token.strip())
+    except Unauthorized:
+        state.auth_failures.hit(address)
+        raise
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("admin role required")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
