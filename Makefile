@@ -23,7 +23,7 @@ test: dev
 	bash scripts/check.sh
 
 lint: dev
-	$(BIN)/ruff check src tests bench && $(BIN)/ruff format --check src tests bench && $(BIN)/mypy && $(BIN)/lint-imports
+	bash -c '$(BIN)/ruff check src tests bench && $(BIN)/ruff format --check src tests bench && $(BIN)/mypy src tests bench && $(BIN)/lint-imports'
 
 docs: dev
 	$(BIN)/python -m virtuna.docs_gen > docs/CLI.md

@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VIRTUNA_VENV:-.venv}/bin
-echo "== ruff"; "$BIN/ruff" check src tests bench
-echo "== ruff format"; "$BIN/ruff" format --check src tests bench
-echo "== mypy --strict"; "$BIN/mypy"
+read -r -a TARGETS <<< "$(ls -d src tests bench 2>/dev/null | tr '\n' ' ')"
+echo "== ruff"; "$BIN/ruff" check "${TARGETS[@]}"
+echo "== ruff format"; "$BIN/ruff" format --check "${TARGETS[@]}"
+echo "== mypy --strict"; "$BIN/mypy" "${TARGETS[@]}"
 echo "== import-linter"; "$BIN/lint-imports"
 echo "== pytest"; "$BIN/pytest" "$@"
