@@ -6,6 +6,7 @@ each test runs inside a transaction that is rolled back, so tests never see each
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from virtuna.api.app import create_app
 from virtuna.config import Environment, Settings
 from virtuna.kit import migrate
-from virtuna.kit.db import create_engine
+from virtuna.kit.db import create_engine, create_session_factory, unit_of_work
 from virtuna.kit.web import get_session
+from virtuna.predictions.rules import seed_rules
 from virtuna.users import service as users
 
 PG_ADMIN_DSN = os.environ.get(
@@ -59,6 +61,19 @@ def _pg_url(name: str) -> str:
     return f"{base}/{name}"
 
 
+def _prepare(url: str) -> None:
+    """Migrate (which tests the migrations) and seed the rule library, committed once."""
+    migrate.upgrade(url)
+
+    async def seed() -> None:
+        engine = create_engine(Settings(VIRTUNA_DATABASE_URL=url, _env_file=None))
+        async with unit_of_work(create_session_factory(engine)) as session:
+            await seed_rules(session)
+        await engine.dispose()
+
+    asyncio.run(seed())
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -66,7 +81,7 @@ def database_url(
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "test.db"
         url = f"sqlite+aiosqlite:///{path}"
-        migrate.upgrade(url)
+        _prepare(url)
         yield url
         return
     name = f"virtuna_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
@@ -74,7 +89,7 @@ def database_url(
         conn.execute(f'CREATE DATABASE "{name}"')
     url = _pg_url(name)
     try:
-        migrate.upgrade(url)
+        _prepare(url)
         yield url
     finally:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:

@@ -25,6 +25,8 @@ from virtuna.kit.db import create_engine, create_session_factory
 from virtuna.kit.ratelimit import SlidingWindowLimiter
 from virtuna.kit.startup import migrate_database
 from virtuna.kit.web import AppState
+from virtuna.predictions.endpoints import router as predictions_router
+from virtuna.predictions.engine_factory import engine_hook
 from virtuna.users.endpoints import router as users_router
 
 log = structlog.get_logger("virtuna.api")
@@ -34,6 +36,7 @@ Hook = Callable[[AppState], AbstractAsyncContextManager[None]]
 def _routers() -> Iterable[APIRouter]:
     yield health.router
     yield users_router
+    yield predictions_router
 
 
 def _lifespan(settings: Settings, hooks: Iterable[Hook]) -> Any:
@@ -79,7 +82,7 @@ def create_app(settings: Settings | None = None, *, hooks: Iterable[Hook] = ()) 
         title="Virtuna",
         version=__version__,
         summary="Predict how a TikTok draft will perform, before posting.",
-        lifespan=_lifespan(settings, list(hooks)),
+        lifespan=_lifespan(settings, [engine_hook, *hooks]),
         docs_url="/docs" if public_docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if public_docs else None,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 from virtuna import __version__
-from virtuna.cli import db, users
+from virtuna.cli import analyze, db, ingest, users
 from virtuna.cli.common import out, settings_or_exit
+from virtuna.training.cli import app as ml_app
 
 app = typer.Typer(
     name="virtuna",
@@ -18,6 +19,9 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.command("ingest")(ingest.ingest)
+app.command("analyze")(analyze.analyze)
+app.add_typer(ml_app, name="ml")
 
 
 @app.command()

@@ -21,7 +21,8 @@ target_metadata = Base.metadata
 
 def _record_step(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
     # The caller counts applied steps to report (and tests to prove) who migrated.
-    config.attributes.setdefault("applied", []).append(str(step))
+    revision = step.up_revision_id if step.is_upgrade else step.down_revision_ids
+    config.attributes.setdefault("applied", []).append(str(revision))
 
 
 def _run(connection: Connection) -> None:

@@ -94,3 +94,16 @@ async def authenticate(session: AsyncSession, *, raw_key: str) -> User:
 
 async def revoke_keys(session: AsyncSession, *, user: User) -> int:
     return await repository.revoke_keys(session, user.id, utcnow())
+
+
+LOCAL_USER_EMAIL = "local@virtuna.local"
+
+
+async def local_user(session: AsyncSession) -> User:
+    """The owner of analyses made from the command line (created on first use, no key)."""
+    user = await repository.get_by_email(session, LOCAL_USER_EMAIL)
+    if user is None:
+        user = User(email=LOCAL_USER_EMAIL, is_admin=False, plan="pro")
+        session.add(user)
+        await session.flush()
+    return user

@@ -1,0 +1,212 @@
+"""`virtuna analyze`: score one draft, or a file of drafts, offline by default."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from virtuna.cli.common import err, fail, out, print_json, run, settings_or_exit
+from virtuna.cli.report import print_ranking, print_report
+from virtuna.config import Settings
+from virtuna.engine.draft import Draft, parse_draft
+from virtuna.engine.errors import DraftValidationError
+from virtuna.engine.pipeline import Engine
+from virtuna.kit.db import create_engine, create_session_factory, unit_of_work
+from virtuna.kit.jsonfiles import JSONFileError
+from virtuna.kit.startup import migrate_database
+from virtuna.predictions import service
+from virtuna.predictions.drafts_file import read_drafts
+from virtuna.predictions.engine_factory import build_engine
+from virtuna.predictions.ranking import rank
+from virtuna.predictions.rules import load_rules, seed_rules
+from virtuna.predictions.schemas import AnalysisRead
+from virtuna.users.service import local_user
+
+CHUNK = 200
+
+
+async def _prepared(settings: Settings) -> tuple[Any, Any, Engine]:
+    db = create_engine(settings)
+    factory = create_session_factory(db)
+    async with unit_of_work(factory) as session:
+        await seed_rules(session)
+    async with unit_of_work(factory) as session:
+        rules = await load_rules(session)
+    return db, factory, build_engine(settings, rules)
+
+
+def _single_draft(
+    text: str | None,
+    url: str | None,
+    video: Path | None,
+    creator: str | None,
+    niche: str | None,
+    content_type: str | None,
+) -> dict[str, Any]:
+    mode = "video_upload" if video else "tiktok_url" if url else "text"
+    draft: dict[str, Any] = {
+        "input_mode": mode,
+        "content_text": text,
+        "tiktok_url": url,
+        "video_path": str(video) if video else None,
+        "creator_handle": creator,
+        "niche": niche,
+        "content_type": content_type,
+    }
+    return {k: v for k, v in draft.items() if v is not None}
+
+
+def analyze(
+    text: str | None = typer.Argument(None, help="Caption or script text of the draft."),
+    url: str | None = typer.Option(None, "--url", help="A TikTok video URL."),
+    video: Path | None = typer.Option(None, "--video", help="A video file to analyse."),
+    creator: str | None = typer.Option(None, "--creator", help="Creator handle, e.g. @name."),
+    niche: str | None = typer.Option(None, "--niche", help="Niche, e.g. cooking."),
+    content_type: str | None = typer.Option(
+        None, "--content-type", help="post|reel|story|video|thread."
+    ),
+    file: Path | None = typer.Option(
+        None, "--file", help="Score many: JSONL, JSON array, CSV or scraper items."
+    ),
+    out_path: Path | None = typer.Option(
+        None, "--out", help="With --file: write one JSON result per input line."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a report."),
+) -> None:
+    """Score a draft (or a file of drafts) and explain the score."""
+    settings = settings_or_exit()
+    if file is None and text is None and url is None and video is None:
+        fail("give the draft's TEXT, --url, --video, or --file", code=2)
+    if video is not None and not video.is_file():
+        fail(f"--video: {video}: no such file", code=2)
+    if file is not None:
+        if not file.is_file():
+            fail(f"--file: {file}: no such file", code=2)
+        _analyze_file(settings, file, out_path, as_json)
+        return
+    draft = _single_draft(text, url, video, creator, niche, content_type)
+    migrate_database(settings)
+
+    async def body() -> AnalysisRead:
+        db, factory, engine = await _prepared(settings)
+        try:
+            async with unit_of_work(factory) as session:
+                user = await local_user(session)
+                return await service.analyze(session, engine, user=user, draft=draft)
+        finally:
+            await db.dispose()
+
+    result = run(body)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        print_report(result)
+
+
+def _parse_rows(file: Path) -> list[tuple[int, str, Draft | str]]:
+    rows: list[tuple[int, str, Draft | str]] = []
+    for position, ident, raw in read_drafts(file):
+        key = ident if ident is not None else str(position)
+        if isinstance(raw, str):
+            rows.append((position, key, raw))
+            continue
+        try:
+            rows.append((position, key, parse_draft(raw)))
+        except DraftValidationError as exc:
+            rows.append((position, key, str(exc)))
+    return rows
+
+
+def _output_line(ident: str, item: AnalysisRead | str) -> dict[str, Any]:
+    if isinstance(item, str):
+        return {"id": ident, "error": item}
+    return {
+        "id": ident,
+        "analysis_id": str(item.id),
+        "score": item.overall_score,
+        "tier": item.tier,
+        "tier_probabilities": item.tier_probabilities,
+        "confidence": item.confidence,
+        "confidence_label": item.confidence_label,
+        "model_version": item.model_version,
+        "warnings": item.warnings,
+    }
+
+
+async def _score_all(settings: Settings, drafts: Sequence[Draft], progress: Progress | None
+                     ) -> list[AnalysisRead]:  # fmt: skip
+    db, factory, engine = await _prepared(settings)
+    task = progress.add_task("scoring", total=len(drafts)) if progress else None
+    results: list[AnalysisRead] = []
+    try:
+        for start in range(0, len(drafts), CHUNK):
+            chunk = drafts[start : start + CHUNK]
+            async with unit_of_work(factory) as session:
+                user = await local_user(session)
+                results += await service.analyze_batch(
+                    session, engine, user=user, drafts=chunk, now=datetime.now(UTC)
+                )
+            if progress is not None and task is not None:
+                progress.advance(task, len(chunk))
+    finally:
+        await db.dispose()
+    return results
+
+
+def _analyze_file(settings: Settings, file: Path, out_path: Path | None, as_json: bool) -> None:
+    try:
+        rows = _parse_rows(file)
+    except JSONFileError as exc:
+        fail(str(exc))
+    valid = [(i, r[2]) for i, r in enumerate(rows) if isinstance(r[2], Draft)]
+    migrate_database(settings)
+    progress = (
+        None
+        if as_json
+        else Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        )
+    )
+    drafts = [d for _, d in valid if isinstance(d, Draft)]
+    if progress is not None:
+        with progress:
+            scored = run(lambda: _score_all(settings, drafts, progress))
+    else:
+        scored = run(lambda: _score_all(settings, drafts, None))
+    by_row: dict[int, AnalysisRead | str] = {
+        i: r[2] for i, r in enumerate(rows) if isinstance(r[2], str)
+    }
+    by_row.update({i: result for (i, _), result in zip(valid, scored, strict=True)})
+    lines = [_output_line(rows[i][1], by_row[i]) for i in range(len(rows))]
+    if out_path is not None:
+        with out_path.open("w", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    failed = sum(1 for line in lines if "error" in line)
+    if as_json:
+        print_json(
+            {
+                "scored": len(scored),
+                "failed": failed,
+                "results": lines if out_path is None else None,
+            }
+        )
+        return
+    ranked = rank(scored)
+    print_ranking([(rows[valid[r.index][0]][1], r) for r in ranked])
+    out.print(
+        f"scored {len(scored)} draft(s), {failed} failed"
+        + (f"; results written to {out_path}" if out_path else "")
+    )
+    for line in [entry for entry in lines if "error" in entry][:10]:
+        out.print(f"  {line['id']}: {line['error']}", highlight=False)

@@ -1,0 +1,200 @@
+"""Score drafts and keep every served prediction.
+
+The engine is pure; this layer gathers its point-in-time inputs from the database (creator
+history, trend snapshot), runs it, and persists the full result in the caller's transaction.
+A failed insert fails the request: no prediction is served that was not recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from virtuna.engine.draft import Draft, parse_draft
+from virtuna.engine.errors import DraftValidationError
+from virtuna.engine.normalize import normalize_draft
+from virtuna.engine.pipeline import Engine
+from virtuna.engine.result import AnalysisResult
+from virtuna.engine.types import CreatorContext, TrendSnapshot
+from virtuna.errors import NotFound, ValidationFailed
+from virtuna.models import Analysis, User
+from virtuna.predictions import repository
+from virtuna.predictions.schemas import AnalysisRead, AnalysisSummary, HistoryPage
+from virtuna.videos.context import creator_context_at, trend_snapshot_at
+
+
+def validate_draft(data: Draft | Mapping[str, Any]) -> Draft:
+    if isinstance(data, Draft):
+        return data
+    try:
+        return parse_draft(data)
+    except DraftValidationError as exc:
+        raise ValidationFailed(str(exc), details=exc.errors) from exc
+
+
+async def engine_inputs(
+    session: AsyncSession, draft: Draft, *, now: datetime
+) -> tuple[CreatorContext | None, TrendSnapshot]:
+    """The database's view of the creator and of the trends at the draft's post time."""
+    as_of = draft.scheduled_for or now
+    normalized = normalize_draft(draft)  # the engine's own reading of handle and hashtags
+    creator = await creator_context_at(session, handle=normalized.creator_handle, as_of=as_of)
+    trends = await trend_snapshot_at(
+        session,
+        as_of=as_of,
+        hashtags=normalized.hashtags,
+        sound_title=normalized.sound_title,
+        sound_author=normalized.sound_author,
+    )
+    return creator, trends
+
+
+async def score_draft(
+    session: AsyncSession, engine: Engine, draft: Draft, *, now: datetime
+) -> AnalysisResult:
+    creator, trends = await engine_inputs(session, draft, now=now)
+    return await engine.analyze(draft, creator=creator, trends=trends, now=now)
+
+
+def _row(user: User, draft: Draft, result: AnalysisResult) -> Analysis:
+    score = result.overall_score if result.overall_score is not None else 0.0
+    ml = result.signals.get("ml")
+    return Analysis(
+        user_id=user.id,
+        input_mode=str(draft.input_mode),
+        content_type=str(draft.content_type),
+        content_text=draft.content_text or "",
+        tiktok_url=draft.tiktok_url,
+        niche=draft.niche,
+        creator_handle=draft.creator_handle,
+        scheduled_for=draft.scheduled_for,
+        overall_score=score,
+        raw_score=score,
+        tier=result.tier or 1,
+        tier_probabilities=result.tier_probabilities,
+        ml_score=ml.score if ml is not None and ml.available else None,
+        confidence=result.confidence,
+        confidence_label=result.confidence_label,
+        is_calibrated=result.is_calibrated,
+        engine_version=result.engine_version,
+        model_version=result.model_version,
+        latency_ms=round(result.latency_ms),
+        cost_cents=result.cost_cents,
+        result=result.to_dict(),
+        feature_vector=result.feature_vector,
+    )
+
+
+async def analyze(
+    session: AsyncSession,
+    engine: Engine,
+    *,
+    user: User,
+    draft: Draft | Mapping[str, Any],
+    now: datetime | None = None,
+) -> AnalysisRead:
+    valid = validate_draft(draft)
+    result = await score_draft(session, engine, valid, now=now or datetime.now(UTC))
+    row = _row(user, valid, result)
+    session.add(row)
+    await session.flush()
+    return read(row)
+
+
+def read(row: Analysis) -> AnalysisRead:
+    return AnalysisRead.model_validate({**row.result, "id": row.id, "created_at": row.created_at})
+
+
+async def get_for(session: AsyncSession, *, user: User, analysis_id: uuid.UUID) -> AnalysisRead:
+    """The analysis if the caller owns it (or is admin); 404 otherwise, never 403."""
+    row = await repository.get(session, analysis_id)
+    if row is None or (row.user_id != user.id and not user.is_admin):
+        raise NotFound("analysis not found")
+    return read(row)
+
+
+def encode_cursor(row: Analysis) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, _, ident = raw.partition("|")
+        return datetime.fromisoformat(at), uuid.UUID(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            "invalid cursor",
+            details=[{"field": "cursor", "message": "not a cursor from a previous page"}],
+        ) from exc
+
+
+async def history(
+    session: AsyncSession,
+    *,
+    user: User,
+    limit: int,
+    cursor: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    input_mode: str | None,
+) -> HistoryPage:
+    rows = await repository.history(
+        session,
+        user_id=user.id,
+        limit=limit + 1,
+        before=decode_cursor(cursor) if cursor else None,
+        since=since,
+        until=until,
+        input_mode=input_mode,
+    )
+    page = list(rows[:limit])
+    return HistoryPage(
+        items=[_summary(r) for r in page],
+        next_cursor=encode_cursor(page[-1]) if len(rows) > limit else None,
+    )
+
+
+def _summary(row: Analysis) -> AnalysisSummary:
+    return AnalysisSummary(
+        id=row.id,
+        created_at=row.created_at,
+        input_mode=row.input_mode,
+        content_type=row.content_type,
+        overall_score=row.overall_score,
+        tier=row.tier,
+        confidence_label=row.confidence_label,
+        snippet=(row.content_text or row.tiktok_url or "")[:120],
+    )
+
+
+async def analyze_batch(
+    session: AsyncSession,
+    engine: Engine,
+    *,
+    user: User,
+    drafts: Sequence[Draft],
+    now: datetime | None = None,
+) -> list[AnalysisRead]:
+    """Score every draft (engine work runs concurrently), store each, input order kept."""
+    when = now or datetime.now(UTC)
+    # Database reads share one session, so they run in turn; the engine runs concurrently.
+    inputs = [await engine_inputs(session, draft, now=when) for draft in drafts]
+    results = await asyncio.gather(
+        *(
+            engine.analyze(d, creator=c, trends=t, now=when)
+            for d, (c, t) in zip(drafts, inputs, strict=True)
+        )
+    )
+    rows = [_row(user, d, r) for d, r in zip(drafts, results, strict=True)]
+    session.add_all(rows)
+    await session.flush()
+    return [read(r) for r in rows]
