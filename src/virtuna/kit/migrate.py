@@ -21,7 +21,7 @@ def alembic_config(async_url: str) -> Config:
     return cfg
 
 
-def _with_connection(async_url: str, action: str, revision: str = "head") -> list[str]:
+def _with_connection(async_url: str, action: str, revision: str = "heads") -> list[str]:
     cfg = alembic_config(async_url)
     engine = create_engine(sync_url(async_url), poolclass=NullPool)
     try:
@@ -39,7 +39,7 @@ def _with_connection(async_url: str, action: str, revision: str = "head") -> lis
     return list(cfg.attributes.get("applied", []))
 
 
-def upgrade(async_url: str, revision: str = "head") -> list[str]:
+def upgrade(async_url: str, revision: str = "heads") -> list[str]:
     """Upgrade; returns the migration steps this call applied (empty if already there)."""
     return _with_connection(async_url, "upgrade", revision)
 
@@ -54,11 +54,14 @@ def check(async_url: str) -> None:
 
 
 def head_revision(async_url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(async_url)).get_current_head()
+    """The head revision ids, comma-joined when branches are open (sorted, stable)."""
+    heads = ScriptDirectory.from_config(alembic_config(async_url)).get_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def current_revision_of(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def current_revision(async_url: str) -> str | None:
