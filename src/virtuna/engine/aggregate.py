@@ -7,9 +7,11 @@ signal in the shared data. Weights are relative: only *available* signals share 
 each in proportion to its base weight, so the ENGINE_SPEC §6 redistribution examples hold
 exactly whenever the creator signal is absent. Pass a different ``Weights`` to change them.
 
-Tier: fixed score cut-offs 0–25–45–65–80–100 (the ranges the earlier model's tier midpoints
-came from), so the tier always agrees with the score shown next to it. When the ML signal is
-present its tier probabilities are reported alongside, unchanged.
+Tier: fixed score cut-offs 0–25–50–75–90–100, so the tier always agrees with the score shown
+next to it. They are the model's own tier definition (views percentiles p25/p50/p75/p90 of
+the training population, where the ML score *is* the predicted percentile × 100), so a
+score read as "better than N% of videos" and its tier mean the same thing. When the ML
+signal is present its tier probabilities are reported alongside, unchanged.
 
 Confidence (0–1) rewards *independent* evidence, and agreement between independent sources:
 
@@ -32,7 +34,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 SIGNALS: tuple[str, ...] = ("behavioral", "llm_content", "ml", "rules", "trends", "creator")
-TIER_CUTS: tuple[float, ...] = (25.0, 45.0, 65.0, 80.0)
+TIER_CUTS: tuple[float, ...] = (25.0, 50.0, 75.0, 90.0)
 TIER_LABELS: tuple[str, ...] = (
     "Unlikely to perform",
     "Below average",

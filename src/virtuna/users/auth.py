@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from virtuna.errors import Forbidden, RateLimited, Unauthorized
 from virtuna.kit.web import Session, get_state
@@ -12,11 +13,17 @@ from virtuna.models import User
 from virtuna.users import service as users
 
 
+# Declares the scheme in OpenAPI; parsing failures are ours to report (auto_error=False) so
+# every failure gets the same 401 body and counts toward the failed-auth throttle.
+bearer_scheme = HTTPBearer(auto_error=False, description="API key from `virtuna users create`")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
 def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def current_user(request: Request, session: Session) -> User:
+async def current_user(request: Request, session: Session, credentials: Credentials) -> User:
     state = get_state(request)
     address = _client_address(request)
     wait = state.auth_failures.blocked(address)
@@ -24,11 +31,10 @@ async def current_user(request: Request, session: Session) -> User:
         raise RateLimited(
             "too many failed authentications; try again later", details={"retry_after": wait}
         )
-    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
     try:
-        if scheme.lower() != "bearer" or not token.strip():
+        if credentials is None or not credentials.credentials.strip():
             raise Unauthorized("invalid or missing API key")
-        return await users.authenticate(session, raw_key=token.strip())
+        return await users.authenticate(session, raw_key=credentials.credentials.strip())
     except Unauthorized:
         state.auth_failures.hit(address)
         raise
