@@ -29,7 +29,17 @@ def _redact_secrets(
     return event_dict
 
 
+# Libraries whose INFO lines are noise in our logs (one line per HTTP request they make).
+_QUIET = ("httpx", "httpcore", "httpx2", "uvicorn.access", "asyncio", "aiosqlite")
+
+
 def configure_logging(settings: Settings, *, stream: Any = None) -> None:
+    """structlog and the stdlib (the engine, libraries) both render through one formatter.
+
+    The engine logs through stdlib ``logging`` (it is a pure library); routing stdlib records
+    through structlog's ProcessorFormatter gives them the same JSON shape and the request's
+    ``request_id`` from the contextvars.
+    """
     out = stream or sys.stderr
     fmt = settings.log_format
     if fmt is LogFormat.AUTO:
@@ -40,20 +50,34 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     level = logging.getLevelNamesMapping()[settings.log_level]
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact_secrets,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact_secrets,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=max(level, logging.WARNING), stream=out, force=True)
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 def get_logger(name: str | None = None) -> Any:
