@@ -9,9 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
-from virtuna.cli.common import err, fail, out, print_json, run, settings_or_exit
+from virtuna.cli.common import (
+    fail,
+    out,
+    print_json,
+    progress_bar,
+    run,
+    run_with_progress,
+    settings_or_exit,
+)
 from virtuna.cli.report import print_ranking, print_report
 from virtuna.config import Settings
 from virtuna.engine.draft import Draft, parse_draft
@@ -166,23 +174,9 @@ def _analyze_file(settings: Settings, file: Path, out_path: Path | None, as_json
         fail(str(exc))
     valid = [(i, r[2]) for i, r in enumerate(rows) if isinstance(r[2], Draft)]
     migrate_database(settings)
-    progress = (
-        None
-        if as_json
-        else Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-        )
-    )
+    progress = progress_bar(not as_json)
     drafts = [d for _, d in valid if isinstance(d, Draft)]
-    if progress is not None:
-        with progress:
-            scored = run(lambda: _score_all(settings, drafts, progress))
-    else:
-        scored = run(lambda: _score_all(settings, drafts, None))
+    scored = run_with_progress(progress, lambda: _score_all(settings, drafts, progress))
     by_row: dict[int, AnalysisRead | str] = {
         i: r[2] for i, r in enumerate(rows) if isinstance(r[2], str)
     }

@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from virtuna.config import Settings, get_settings
@@ -65,6 +66,26 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(wrapper())
     except AppError as exc:
         fail(exc.message, code=2 if exc.status_code in (400, 422) else 1)
+
+
+def progress_bar(enabled: bool) -> Progress | None:
+    """A progress bar on stderr (so stdout stays clean for --json and pipes), or none."""
+    if not enabled:
+        return None
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+
+
+def run_with_progress(progress: Progress | None, coro_fn: Callable[[], Awaitable[T]]) -> T:
+    if progress is None:
+        return run(coro_fn)
+    with progress:
+        return run(coro_fn)
 
 
 def print_json(payload: Any) -> None:

@@ -7,9 +7,16 @@ from itertools import islice
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
-from virtuna.cli.common import err, fail, out, print_json, run, settings_or_exit
+from virtuna.cli.common import (
+    fail,
+    out,
+    print_json,
+    progress_bar,
+    run_with_progress,
+    settings_or_exit,
+)
 from virtuna.config import Settings
 from virtuna.kit.db import create_engine, create_session_factory, unit_of_work
 from virtuna.kit.jsonfiles import JSONFileError, iter_records
@@ -76,18 +83,7 @@ def ingest(
             fail(f"{path}: no such file", code=2)
     migrate_database(settings)
     total = IngestReport()
-    progress = (
-        None
-        if as_json
-        else Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=False,
-        )
-    )
+    progress = progress_bar(not as_json)
 
     async def body() -> None:
         for path in files:
@@ -99,11 +95,7 @@ def ingest(
             )
 
     try:
-        if progress:
-            with progress:
-                run(body)
-        else:
-            run(body)
+        run_with_progress(progress, body)
     except JSONFileError as exc:
         fail(str(exc))
     _print_report(total, as_json)
