@@ -84,3 +84,55 @@ def test_concurrent_starters_migrate_once(backend: str, tmp_path: Path) -> None:
         migrate.check(url)
     finally:
         _drop(url)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_servers_start_at_once_on_an_empty_database(backend: str, tmp_path: Path) -> None:
+    """`virtuna serve` twice at once: one migrates, both answer /readyz at head."""
+    import time
+
+    import httpx
+
+    url = _fresh_url(backend, tmp_path)
+    env = {
+        **os.environ,
+        "VIRTUNA_DATABASE_URL": url,
+        "VIRTUNA_DATA_DIR": str(tmp_path),
+        "LOG_FORMAT": "json",
+    }
+    ports = [_free_port(), _free_port()]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "virtuna", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for port in ports
+    ]
+    try:
+        ready: dict[int, int] = {}
+        deadline = time.monotonic() + 90
+        while len(ready) < 2 and time.monotonic() < deadline:
+            for port in ports:
+                try:
+                    ready[port] = httpx.get(
+                        f"http://127.0.0.1:{port}/readyz", timeout=2
+                    ).status_code
+                except httpx.HTTPError:
+                    time.sleep(0.3)
+        assert ready == {port: 200 for port in ports}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        logs = [proc.communicate(timeout=30)[1].decode() for proc in procs]
+        _drop(url)
+    assert sum(log.count('"db.migrated"') for log in logs) == 1, logs
