@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from virtuna.engine.draft import parse_draft
 from virtuna.engine.features import (
     FEATURE_GROUPS,
     FEATURE_NAMES,
@@ -22,6 +23,9 @@ from virtuna.engine.features import (
     caption_language,
     sound_key,
 )
+from virtuna.engine.ml import ml_input
+from virtuna.engine.normalize import normalize_draft
+from virtuna.engine.scraped import draft_from_scraper_item
 from virtuna.engine.types import CreatorContext, HashtagTrend, SoundTrend, TrendSnapshot
 
 OUTCOME_WORDS = ("view", "play", "like", "digg", "share", "comment", "collect", "save",
@@ -69,15 +73,11 @@ def test_pre_posting_input_has_no_outcome_fields() -> None:
 
 
 def _draft_input(item: dict[str, Any]) -> PrePostingInput:
-    from virtuna.training.dataset import draft_to_input
-    from virtuna.training.records import draft_from_item
-
-    d = draft_from_item(item)
-    return draft_to_input(
-        d,
-        CreatorContext(as_of=d.created_at, followers=d.followers, verified=d.verified),
-        None,
-    )
+    """The ML input the product builds for a scraped item (the path training uses too)."""
+    submitted = draft_from_scraper_item(item)
+    draft = normalize_draft(parse_draft(submitted))
+    ctx = CreatorContext(as_of=NOW, followers=draft.creator_followers)
+    return ml_input(draft, creator=ctx, trends=None, now=NOW)
 
 
 def test_outcome_fields_do_not_change_features(tiktok_data_dir: Path) -> None:
@@ -90,6 +90,7 @@ def test_outcome_fields_do_not_change_features(tiktok_data_dir: Path) -> None:
         for item in items:
             stripped = {k: v for k, v in item.items() if k not in outcome}
             assert set(item) - set(stripped)  # the real item did carry outcomes
+            assert draft_from_scraper_item(item) == draft_from_scraper_item(stripped)
             a = build_features(_draft_input(item))
             b = build_features(_draft_input(stripped))
             assert [x for x in a.values() if not _is_nan(x)] == [

@@ -129,7 +129,7 @@ def test_two_servers_start_at_once_on_an_empty_database(backend: str, tmp_path: 
                     ).status_code
                 except httpx.HTTPError:
                     time.sleep(0.3)
-        assert ready == {port: 200 for port in ports}
+        assert ready == dict.fromkeys(ports, 200)
     finally:
         for proc in procs:
             proc.terminate()

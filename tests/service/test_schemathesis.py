@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from virtuna.api.app import create_app

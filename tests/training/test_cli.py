@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from virtuna.cli.app import app as main_app
+from virtuna.config import get_settings
 from virtuna.engine.bundle import ModelBundle
 from virtuna.training.cli import app
 
@@ -49,10 +52,30 @@ def test_bad_format_names_file_and_line(tmp_path: Path) -> None:
     assert "bad.jsonl: line 2" in result.output
 
 
-def test_from_db_is_not_available_yet() -> None:
-    result = runner.invoke(app, ["train", "--from-db"])
-    assert result.exit_code == 1
-    assert "not available yet" in result.output
+@pytest.fixture
+def local_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Commands that read settings get their own SQLite database in ``tmp_path``."""
+    monkeypatch.setenv("VIRTUNA_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("VIRTUNA_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path / "var"
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("local_db")
+def test_from_db_trains_on_ingested_videos(small_file: Path, tmp_path: Path) -> None:
+    empty = runner.invoke(app, ["train", "--from-db"])
+    assert empty.exit_code == 1
+    assert "holds no scraped videos" in empty.output
+    ingested = runner.invoke(main_app, ["ingest", str(small_file), "--json"])
+    assert ingested.exit_code == 0, ingested.output
+    result = runner.invoke(app, ["train", "--from-db", "--out", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert "read 1,800 videos from the database" in result.output
+    bundle = ModelBundle.load(tmp_path / "b")
+    assert bundle.meta.metrics["train_rows"] > 100
+    both = runner.invoke(app, ["train", "--from-db", "--data", str(small_file)])
+    assert both.exit_code == 2
 
 
 def test_no_data_option_is_a_usage_error() -> None:

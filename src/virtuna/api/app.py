@@ -19,15 +19,27 @@ from fastapi.middleware.cors import CORSMiddleware
 from virtuna import __version__
 from virtuna.api import health
 from virtuna.api.errors import install_error_handlers
+from virtuna.api.metrics import MetricsMiddleware
+from virtuna.api.metrics import router as metrics_router
 from virtuna.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from virtuna.billing.endpoints import router as billing_router
 from virtuna.config import Environment, Settings, get_settings
+from virtuna.costs.endpoints import router as costs_router
+from virtuna.jobs.endpoints import router as jobs_router
 from virtuna.kit.db import create_engine, create_session_factory
+from virtuna.kit.observability import init_sentry
 from virtuna.kit.ratelimit import SlidingWindowLimiter
 from virtuna.kit.startup import migrate_database
 from virtuna.kit.web import AppState
+from virtuna.outcomes.endpoints import router as outcomes_router
 from virtuna.predictions.endpoints import router as predictions_router
 from virtuna.predictions.engine_factory import engine_hook
+from virtuna.predictions.llm_factory import llm_hook
+from virtuna.trends.endpoints import router as trends_router
 from virtuna.users.endpoints import router as users_router
+from virtuna.webhooks.apify import router as apify_webhook_router
+from virtuna.webhooks.whop import router as whop_webhook_router
+from virtuna.worker.runtime import jobs_hook
 
 log = structlog.get_logger("virtuna.api")
 Hook = Callable[[AppState], AbstractAsyncContextManager[None]]
@@ -35,8 +47,16 @@ Hook = Callable[[AppState], AbstractAsyncContextManager[None]]
 
 def _routers() -> Iterable[APIRouter]:
     yield health.router
+    yield metrics_router
+    yield jobs_router
+    yield billing_router
+    yield whop_webhook_router
     yield users_router
     yield predictions_router
+    yield outcomes_router
+    yield costs_router
+    yield trends_router
+    yield apify_webhook_router
 
 
 def _lifespan(settings: Settings, hooks: Iterable[Hook]) -> Any:
@@ -77,12 +97,13 @@ async def _enter_hooks(state: AppState, hooks: Iterable[Hook]) -> AsyncIterator[
 
 def create_app(settings: Settings | None = None, *, hooks: Iterable[Hook] = ()) -> FastAPI:
     settings = settings or get_settings()
+    init_sentry(settings, component="api")  # a no-op without SENTRY_DSN
     public_docs = settings.env is not Environment.PRODUCTION
     app = FastAPI(
         title="Virtuna",
         version=__version__,
         summary="Predict how a TikTok draft will perform, before posting.",
-        lifespan=_lifespan(settings, [engine_hook, *hooks]),
+        lifespan=_lifespan(settings, [engine_hook, llm_hook, jobs_hook, *hooks]),
         docs_url="/docs" if public_docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if public_docs else None,
@@ -102,5 +123,6 @@ def create_app(settings: Settings | None = None, *, hooks: Iterable[Hook] = ()) 
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

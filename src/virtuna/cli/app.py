@@ -6,6 +6,9 @@ import typer
 
 from virtuna import __version__
 from virtuna.cli import analyze, db, ingest, users
+from virtuna.cli import calibration as calibration_cli
+from virtuna.cli import jobs as jobs_cli
+from virtuna.cli import trends as trends_cli
 from virtuna.cli.common import out, settings_or_exit
 from virtuna.training.cli import app as ml_app
 
@@ -19,9 +22,13 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(jobs_cli.app, name="jobs")
+app.command("worker")(jobs_cli.worker)
 app.command("ingest")(ingest.ingest)
 app.command("analyze")(analyze.analyze)
 app.add_typer(ml_app, name="ml")
+app.add_typer(calibration_cli.app, name="calibration")
+app.add_typer(trends_cli.app, name="trends")
 
 
 @app.command()
@@ -38,7 +45,7 @@ def serve(
     port: int | None = typer.Option(None, help="Port [default: VIRTUNA_PORT or 8000]."),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
 ) -> None:
-    """Run the HTTP API (migrates the database first)."""
+    """Run the HTTP API (migrates the database first; on SQLite also runs the job worker)."""
     import uvicorn
 
     from virtuna.kit.startup import migrate_database

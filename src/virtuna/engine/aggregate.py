@@ -1,7 +1,8 @@
 """Blend the available signals into one score, a tier and an honest confidence.
 
 Weights: the earlier system's base weights for its five signals (behavioral .35, llm_content
-.25, ml .15, rules .15, trends .10 — to be replaced by fitted ones, see the ML issue) plus a
+.25, ml .15, rules .15, trends .10 — replaced by measured ones where a model bundle ships
+fitted weights, see ``virtuna.engine.blend``) plus a
 sixth signal, ``creator`` (.10), because creator history is the strongest honest pre-posting
 signal in the shared data. Weights are relative: only *available* signals share the total,
 each in proportion to its base weight, so the ENGINE_SPEC §6 redistribution examples hold
@@ -29,8 +30,8 @@ capped at 0.69 (MEDIUM at best); when LLMs were configured and both failed it is
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 SIGNALS: tuple[str, ...] = ("behavioral", "llm_content", "ml", "rules", "trends", "creator")
@@ -62,18 +63,32 @@ class Weights:
     rules: float = 0.15
     trends: float = 0.10
     creator: float = 0.10
+    # Fitted weights (virtuna.engine.blend) say why a signal weighs what it does, e.g.
+    # "weight 0: no measured lift"; the signal's report shows it.
+    notes: tuple[tuple[str, str], ...] = ()
+    # Weights fitted with the ML signal say nothing about a draft whose ML stage failed.
+    without_ml: Weights | None = None
 
     def __post_init__(self) -> None:
-        if any(value < 0 for value in asdict(self).values()):
+        if any(value < 0 for value in self.as_dict().values()):
             raise ValueError("weights must be non-negative")
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in SIGNALS}
 
+    def note(self, name: str) -> str | None:
+        return dict(self.notes).get(name)
+
+    def for_available(self, available: Collection[str]) -> Weights:
+        """The weights that apply when only ``available`` signals are present."""
+        if "ml" not in available and self.without_ml is not None:
+            return self.without_ml
+        return self
+
 
 def select_weights(weights: Weights, available: set[str]) -> dict[str, float]:
     """Each available signal's share of the total; missing signals get 0 (3 dp)."""
-    base = weights.as_dict()
+    base = weights.for_available(available).as_dict()
     total = sum(base[name] for name in available if name in base)
     if total <= 0:
         return dict.fromkeys(SIGNALS, 0.0)
@@ -82,7 +97,7 @@ def select_weights(weights: Weights, available: set[str]) -> dict[str, float]:
 
 def blend(weights: Weights, scores: Mapping[str, float | None]) -> float | None:
     """Weighted mean of the available scores (unrounded weights), 1 dp; None if none."""
-    base = weights.as_dict()
+    base = weights.for_available({n for n, s in scores.items() if s is not None}).as_dict()
     present = {name: s for name, s in scores.items() if s is not None and base.get(name, 0) > 0}
     total = sum(base[name] for name in present)
     if total <= 0:

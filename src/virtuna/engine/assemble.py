@@ -16,7 +16,7 @@ from virtuna.engine.result import (
     StageStatus,
     StageTiming,
 )
-from virtuna.engine.rules import RuleSet
+from virtuna.engine.rules import RuleSet, provenance
 from virtuna.engine.trends import is_generic_hashtag
 
 LLM_KEYS_HINT = "set GEMINI_API_KEY, DEEPSEEK_API_KEY or OPENAI_COMPAT_BASE_URL"
@@ -118,12 +118,13 @@ def _signal_reports(
 ) -> dict[str, SignalReport]:
     available = {name for name, value in scores.items() if value is not None}
     weights = aggregate.select_weights(base, available)
+    notes = base.for_available(available)  # fitted weights explain themselves
     return {
         name: SignalReport(
             available=name in available,
             score=scores[name],
             weight=weights[name],
-            detail=None if name in available else _why_missing(name, run),
+            detail=notes.note(name) if name in available else _why_missing(name, run),
         )
         for name in aggregate.SIGNALS
     }
@@ -204,9 +205,11 @@ def _cost(out: StageOutputs) -> float:
 def _providers(out: StageOutputs) -> list[str]:
     labels = []
     if out.content is not None:
-        labels.append(f"{out.content.provider}:{out.content.model}")
+        c = out.content
+        labels.append(provenance(c.provider, c.model, c.prompt_version))
     if out.reasoning is not None:
-        labels.append(f"{out.reasoning.provider}:{out.reasoning.model}")
+        r = out.reasoning
+        labels.append(provenance(r.provider, r.model, r.prompt_version))
     if out.rules is not None and out.rules.provider:
         labels.append(out.rules.provider)
     if out.ml is not None:

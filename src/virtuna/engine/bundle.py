@@ -6,6 +6,8 @@ A bundle is a directory::
     scale.txt     LightGBM text model: s(x), the typical size of |log1p(views) - mu(x)|
     bundle.json   version, feature list, tier cut-offs, target quantiles, quantiles of the
                   standardised residual z, metrics, data hash, library versions, created_at
+    blend.json    optional: the product score's fitted blend weights for this model's
+                  score (``virtuna.engine.blend``; written by ``virtuna ml fit-blend``)
 
 Prediction: log1p(views) = mu(x) + s(x) * z, with z's empirical distribution measured
 out of sample on a later-in-time validation slice. Tier probabilities integrate that
@@ -18,8 +20,11 @@ creator to ±1.6; one shared width was over-confident for the second group (top-
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -29,7 +34,13 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
-from virtuna.engine.features import GROUP_OF_FEATURE, PrePostingInput, build_features
+from virtuna.engine.blend import BLEND_FILE, BlendError, FittedBlend
+from virtuna.engine.features import (
+    FEATURE_NAMES,
+    GROUP_OF_FEATURE,
+    PrePostingInput,
+    feature_matrix,
+)
 from virtuna.engine.types import MLPrediction
 
 FORMAT_VERSION = 1
@@ -37,6 +48,7 @@ MODEL_FILE = "model.txt"
 SCALE_FILE = "scale.txt"
 META_FILE = "bundle.json"
 FloatArray = npt.NDArray[np.float64]
+PIPELINE_CHUNK = 2048  # rows per chunk when bulk scoring overlaps features and trees
 
 
 class BundleError(RuntimeError):
@@ -105,13 +117,20 @@ def _cdf(x: FloatArray, quantiles: FloatArray) -> FloatArray:
 class ModelBundle:
     """A loaded bundle; ``predict`` satisfies the engine's ML-stage ``Predictor`` protocol."""
 
-    def __init__(self, booster: lgb.Booster, scale: lgb.Booster, meta: BundleMeta) -> None:
+    def __init__(
+        self,
+        booster: lgb.Booster,
+        scale: lgb.Booster,
+        meta: BundleMeta,
+        blend: FittedBlend | None = None,
+    ) -> None:
         for model in (booster, scale):
             if tuple(model.feature_name()) != meta.feature_names:
                 raise BundleError("model features differ from the bundle's feature list")
         self.booster = booster
         self.scale = scale
         self.meta = meta
+        self.blend = blend
         self._cutoffs = np.asarray(meta.tier_cutoffs, dtype=np.float64)
         self._target_q = np.asarray(meta.target_quantiles, dtype=np.float64)
         self._z_q = np.asarray(meta.z_quantiles, dtype=np.float64)
@@ -133,7 +152,12 @@ class ModelBundle:
             meta = BundleMeta.from_json(raw)
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{root / META_FILE}: malformed ({exc})") from exc
-        return cls(lgb.Booster(model_str=model_text), lgb.Booster(model_str=scale_text), meta)
+        try:
+            blend = FittedBlend.load(root / BLEND_FILE) if (root / BLEND_FILE).is_file() else None
+        except BlendError as exc:
+            raise BundleError(str(exc)) from exc
+        booster, scale = lgb.Booster(model_str=model_text), lgb.Booster(model_str=scale_text)
+        return cls(booster, scale, meta, blend)
 
     def save(self, path: Path | str) -> Path:
         root = Path(path)
@@ -142,16 +166,19 @@ class ModelBundle:
         (root / SCALE_FILE).write_text(self.scale.model_to_string(), encoding="utf-8")
         meta_text = json.dumps(self.meta.to_json(), indent=1, sort_keys=True)
         (root / META_FILE).write_text(meta_text + "\n", encoding="utf-8")
+        if self.blend is not None:
+            self.blend.save(root / BLEND_FILE)
         return root
 
     # -- matrix API (training and evaluation use it on whole tables) --------------------
 
     def matrix(self, inputs: Sequence[PrePostingInput]) -> FloatArray:
-        rows = []
-        for inp in inputs:
-            feats = build_features(inp)
-            rows.append([feats[name] for name in self.meta.feature_names])
-        return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(self.meta.feature_names))
+        X = feature_matrix(inputs)
+        if self.meta.feature_names == FEATURE_NAMES:
+            return X
+        # A bundle fitted on a subset (ablations, older bundles): pick its columns.
+        idx = [FEATURE_NAMES.index(name) for name in self.meta.feature_names]
+        return np.ascontiguousarray(X[:, idx])
 
     def predict_log_views(self, X: FloatArray) -> FloatArray:
         return self._run(self.booster, X)
@@ -170,9 +197,13 @@ class ModelBundle:
         """Where each predicted log-views falls in the training population (0-1)."""
         return _cdf(mu, self._target_q)
 
-    def tier_probabilities(self, mu: FloatArray, scale: FloatArray) -> FloatArray:
-        """P(tier) per row: mu + scale * z integrated between the tier cut-offs."""
-        cdf = _cdf((self._cutoffs[None, :] - mu[:, None]) / scale[:, None], self._z_q)
+    def tier_probabilities(
+        self, mu: FloatArray, scale: FloatArray, cutoffs: FloatArray | None = None
+    ) -> FloatArray:
+        """P(tier) per row: mu + scale * z integrated between the tier cut-offs (the
+        bundle's own, or ``cutoffs`` to compare models on one tier definition)."""
+        cuts = self._cutoffs if cutoffs is None else cutoffs
+        cdf = _cdf((cuts[None, :] - mu[:, None]) / scale[:, None], self._z_q)
         n = cdf.shape[0]
         probs = np.diff(np.hstack([np.zeros((n, 1)), cdf, np.ones((n, 1))]), axis=1)
         # A tier is never impossible: log-loss and downstream blends need a floor.
@@ -201,32 +232,105 @@ class ModelBundle:
     ) -> list[MLPrediction]:
         if not inputs:
             return []
-        X = self.matrix(inputs)
-        return self.predict_matrix(X, contributions=contributions)
+        if contributions or len(inputs) <= PIPELINE_CHUNK:
+            return self.predict_matrix(self.matrix(inputs), contributions=contributions)
+        return self._pipelined(inputs)
+
+    def _pipelined(self, inputs: Sequence[PrePostingInput]) -> list[MLPrediction]:
+        """Bulk scoring in chunks: the trees of one chunk run in a worker thread (LightGBM
+        releases the GIL) while this thread builds the next chunk's features, so the two
+        halves of the work overlap instead of adding up."""
+        out: list[MLPrediction] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lgbm") as pool:
+            pending = None
+            for start in range(0, len(inputs), PIPELINE_CHUNK):
+                X = self.matrix(inputs[start : start + PIPELINE_CHUNK])
+                submitted = pool.submit(self._trees, X, 1)
+                if pending is not None:
+                    out += self._predictions(*pending.result())
+                pending = submitted
+            if pending is not None:
+                out += self._predictions(*pending.result())
+        return out
+
+    def _trees(self, X: FloatArray, threads: int | None = None) -> tuple[FloatArray, FloatArray]:
+        """Predicted log-views and error scale per row."""
+        if threads is None:
+            return self.predict_log_views(X), self.predict_scale(X)
+        mu = np.asarray(self.booster.predict(X, num_threads=threads), dtype=np.float64)
+        scale = np.asarray(self.scale.predict(X, num_threads=threads), dtype=np.float64)
+        return mu, np.maximum(scale, self.meta.min_scale)
 
     def predict_matrix(self, X: FloatArray, *, contributions: bool = False) -> list[MLPrediction]:
-        mu = self.predict_log_views(X)
+        contrib = self.contributions(X) if contributions else None
+        return self._predictions(*self._trees(X), contrib)
+
+    def _predictions(
+        self, mu: FloatArray, scale: FloatArray, contrib: list[dict[str, float]] | None = None
+    ) -> list[MLPrediction]:
         pct = self.percentiles(mu)
-        probs = self.tier_probabilities(mu, self.predict_scale(X))
-        contrib = self.contributions(X) if contributions else [{} for _ in range(len(mu))]
+        probs = self.tier_probabilities(mu, scale)
+        # Whole-array work first, then plain Python values: per-row numpy calls (argmax,
+        # float()) used to cost more than the trees themselves in bulk scoring.
+        scores = np.round(100.0 * pct, 2).tolist()
+        tiers = (np.argmax(probs, axis=1) + 1).tolist()
+        version = self.meta.version
         return [
             MLPrediction(
-                score=round(float(100.0 * p), 2),
-                percentile=float(p),
-                tier=int(np.argmax(pr)) + 1,
-                tier_probabilities=(
-                    float(pr[0]),
-                    float(pr[1]),
-                    float(pr[2]),
-                    float(pr[3]),
-                    float(pr[4]),
-                ),  # fmt: skip
-                predicted_log_views=float(m),
-                model_version=self.meta.version,
-                contributions=c,
+                score=score,
+                percentile=p,
+                tier=tier,
+                tier_probabilities=(pr[0], pr[1], pr[2], pr[3], pr[4]),
+                predicted_log_views=m,
+                model_version=version,
+                contributions=contrib[i] if contrib is not None else {},
             )
-            for m, p, pr, c in zip(mu, pct, probs, contrib, strict=True)
+            for i, (m, p, pr, score, tier) in enumerate(
+                zip(mu.tolist(), pct.tolist(), probs.tolist(), scores, tiers, strict=True)
+            )
         ]
+
+
+def bundle_zip(path: Path | str) -> bytes:
+    """The bundle directory as zip bytes (fixed order and timestamps: same files, same
+    bytes), so a registry can hand it to any host."""
+    root = Path(path)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in (MODEL_FILE, SCALE_FILE, META_FILE, BLEND_FILE):
+            if (root / name).is_file():
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, (root / name).read_bytes())
+    return buffer.getvalue()
+
+
+def unzip_bundle(data: bytes, dest: Path | str) -> Path:
+    """Write a ``bundle_zip`` into ``dest`` (only the bundle's own file names)."""
+    root = Path(dest)
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in (MODEL_FILE, SCALE_FILE, META_FILE, BLEND_FILE):
+                if name in archive.namelist():
+                    (root / name).write_bytes(archive.read(name))
+    except zipfile.BadZipFile as exc:
+        raise BundleError(f"not a bundle archive: {exc}") from exc
+    return root
+
+
+def load_stored(version: str, path: str | None, archive: bytes | None, cache_dir: Path
+                ) -> ModelBundle:  # fmt: skip
+    """A registered bundle: from ``path`` when it exists on this host, else from its zip,
+    unpacked once under ``cache_dir/<version>``."""
+    if path and (Path(path) / META_FILE).is_file():
+        return ModelBundle.load(path)
+    cached = cache_dir / version
+    if (cached / META_FILE).is_file():
+        return ModelBundle.load(cached)
+    if archive is None:
+        raise BundleError(f"model {version}: no bundle at {path} and no stored archive")
+    return ModelBundle.load(unzip_bundle(archive, cached))
 
 
 def default_bundle_path() -> Path | None:

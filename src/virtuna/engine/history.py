@@ -2,7 +2,10 @@
 
 Training (walking scraped files in time order) and serving (querying the database) both
 reduce their data to these inputs and call these functions, so a creator's history and a
-hashtag's popularity mean the same thing in both places.
+hashtag's popularity mean the same thing in both places. Serving calls the plain forms
+(``creator_context``, ``trend_snapshot``); training keeps sorted running lists and calls the
+``*_ordered`` / ``*_from_usage`` forms, which are the same definition minus the sorting
+(``tests/service/test_history_parity.py`` checks both paths agree on real data).
 
 Both only look at videos created at least ``HISTORY_GAP`` before the moment in question: a
 creator's immediately preceding videos were as young at scrape time as the video itself,
@@ -15,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from virtuna.engine.features import GENERIC_HASHTAGS
+from virtuna.engine.features import is_generic_hashtag, sound_key
 from virtuna.engine.types import CreatorContext, HashtagTrend, SoundTrend, TrendSnapshot
 
 HISTORY_GAP = timedelta(days=7)
@@ -30,11 +33,36 @@ class PriorVideo:
     views: float
 
 
-def median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """How many videos in the trend window used a hashtag or sound, and their median views."""
+
+    count: int
+    median_views: float
+
+    @classmethod
+    def of(cls, views: Sequence[float]) -> Usage:
+        return cls(len(views), median(views))
+
+    @classmethod
+    def of_sorted(cls, views: Sequence[float]) -> Usage:
+        """From views already in ascending order (no copy, no sort)."""
+        return cls(len(views), median_sorted(views))
+
+
+def median_sorted(values: Sequence[float]) -> float:
+    n = len(values)
     mid = n // 2
-    return float(ordered[mid]) if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
+    return float(values[mid]) if n % 2 else (values[mid - 1] + values[mid]) / 2.0
+
+
+def median(values: Sequence[float]) -> float:
+    return median_sorted(sorted(values))
+
+
+def time_order(video: PriorVideo) -> tuple[datetime, float]:
+    """Creation order; views break ties so the order never depends on how rows arrived."""
+    return video.created_at, video.views
 
 
 def history_cutoff(as_of: datetime) -> datetime:
@@ -51,7 +79,28 @@ def creator_context(
     prior: Sequence[PriorVideo],
 ) -> CreatorContext:
     """A creator's context from their videos created before ``history_cutoff(as_of)``."""
-    ordered = sorted(prior, key=lambda p: p.created_at)
+    ordered = sorted(prior, key=time_order)
+    return creator_context_ordered(
+        as_of=as_of,
+        handle=handle,
+        followers=followers,
+        verified=verified,
+        ordered=ordered,
+        sorted_views=sorted(p.views for p in ordered),
+    )
+
+
+def creator_context_ordered(
+    *,
+    as_of: datetime,
+    handle: str | None,
+    followers: int | None,
+    verified: bool | None,
+    ordered: Sequence[PriorVideo],
+    sorted_views: Sequence[float],
+) -> CreatorContext:
+    """The definition behind :func:`creator_context`, for callers that keep ``ordered``
+    sorted by :func:`time_order` and ``sorted_views`` (the same views) ascending."""
     count = len(ordered)
     cadence: float | None = None
     if count >= 2:
@@ -65,10 +114,24 @@ def creator_context(
         followers=followers,
         verified=verified,
         prior_video_count=count,
-        median_views=median([p.views for p in ordered]) if count else None,
+        median_views=median_sorted(sorted_views) if count else None,
         recent_median_views=median(recent) if recent else None,
         posts_per_week=cadence,
     )
+
+
+def sound_lookup(title: str | None, author: str | None) -> tuple[str, str | None] | None:
+    """How a draft's sound is counted: its snapshot key, and the title to pool by.
+
+    With an author, only that exact sound (``sound_key``) counts. Without one, every
+    countable use of the title in the window counts, whoever uploaded it: a draft usually
+    knows the track's name, not the uploader's. None: the sound is not countable.
+    """
+    key = sound_key(title, author)
+    if key is None:
+        return None
+    pooled_title, key_author = key.split("|", 1)
+    return key, (None if key_author else pooled_title)
 
 
 def trend_window(as_of: datetime) -> tuple[datetime, datetime]:
@@ -89,37 +152,53 @@ def trend_snapshot(
     Sound keys are ``"title|author"`` (see ``virtuna.engine.features.sound_key``).
     Velocity and phase need several snapshots over time; the trends job fills them in.
     """
-    hashtags = tuple(
-        HashtagTrend(
-            tag=tag,
-            video_count=len(views),
-            median_views=median(views),
-            velocity=0.0,
-            phase=None,
-            is_generic=tag in GENERIC_HASHTAGS,
-        )
-        for tag, views in hashtag_views.items()
-        if views
+    return trend_snapshot_from_usage(
+        as_of=as_of,
+        total_videos=total_videos,
+        hashtags={tag: Usage.of(views) for tag, views in hashtag_views.items() if views},
+        sounds={key: Usage.of(views) for key, views in sound_views.items() if views},
     )
-    sounds = tuple(
-        SoundTrend(
-            sound_id=key,
-            title=key.split("|", 1)[0],
-            author=key.split("|", 1)[1] or None,
-            is_original=None,
-            video_count=len(views),
-            median_views=median(views),
-            velocity=0.0,
-            phase=None,
-        )
-        for key, views in sound_views.items()
-        if views
-    )
+
+
+def trend_snapshot_from_usage(
+    *,
+    as_of: datetime,
+    total_videos: int,
+    hashtags: Mapping[str, Usage],
+    sounds: Mapping[str, Usage],
+) -> TrendSnapshot:
+    """The definition behind :func:`trend_snapshot`; entries come out sorted by key, so two
+    snapshots of the same window are equal whatever order their rows arrived in."""
     return TrendSnapshot(
         as_of=as_of,
         window_days=TREND_WINDOW.days,
         total_videos=total_videos,
-        sounds=sounds,
-        hashtags=hashtags,
+        sounds=tuple(_sound_trend(k, u) for k, u in sorted(sounds.items()) if u.count),
+        hashtags=tuple(_hashtag_trend(t, u) for t, u in sorted(hashtags.items()) if u.count),
         version=SNAPSHOT_VERSION,
+    )
+
+
+def _hashtag_trend(tag: str, usage: Usage) -> HashtagTrend:
+    return HashtagTrend(
+        tag=tag,
+        video_count=usage.count,
+        median_views=usage.median_views,
+        velocity=0.0,
+        phase=None,
+        is_generic=is_generic_hashtag(tag),
+    )
+
+
+def _sound_trend(key: str, usage: Usage) -> SoundTrend:
+    title, author = key.split("|", 1)
+    return SoundTrend(
+        sound_id=key,  # the normalised identity; spelling variants share it
+        title=title,
+        author=author or None,
+        is_original=None,
+        video_count=usage.count,
+        median_views=usage.median_views,
+        velocity=0.0,
+        phase=None,
     )

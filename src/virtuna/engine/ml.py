@@ -8,6 +8,7 @@ train/serve skew of the kind ENGINE_SPEC §8.1 describes (LLM scores standing in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -45,6 +46,44 @@ def build_ml_input(
         creator=creator,
         trends=trends,
     )
+
+
+def merge_creator(
+    creator: CreatorContext | None, draft: NormalizedDraft, now: datetime
+) -> CreatorContext | None:
+    """Merge what the draft states about its creator into the caller's context.
+
+    The draft's own follower count and verified flag win: they are what the creator says
+    now, while the caller's context holds the last value seen in scraped data.
+    """
+    followers, verified = draft.creator_followers, draft.creator_verified
+    if creator is None:
+        if followers is None and verified is None:
+            return None
+        return CreatorContext(
+            as_of=draft.scheduled_for or now,
+            handle=draft.creator_handle,
+            followers=followers,
+            verified=verified,
+        )
+    return replace(
+        creator,
+        followers=creator.followers if followers is None else followers,
+        verified=creator.verified if verified is None else verified,
+    )
+
+
+def ml_input(
+    draft: NormalizedDraft,
+    *,
+    creator: CreatorContext | None,
+    trends: TrendSnapshot | None,
+    now: datetime,
+) -> PrePostingInput:
+    """Exactly what the engine's ML stage predicts from for this draft and context (the
+    creator facts the draft states merged in); training builds its rows with it too."""
+    merged = merge_creator(creator, draft, now)
+    return build_ml_input(draft, creator=merged, trends=trends, now=now)
 
 
 def check_prediction(prediction: MLPrediction) -> MLPrediction:

@@ -15,6 +15,7 @@ timed-out stage becomes a warning and an unavailable signal, and the result says
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -33,6 +34,7 @@ from virtuna.engine.creator import (
 from virtuna.engine.draft import Draft, parse_draft
 from virtuna.engine.errors import DraftValidationError, FieldError
 from virtuna.engine.explain import StageOutputs
+from virtuna.engine.llm.ledger import llm_deadline, remaining_budget
 from virtuna.engine.llm.protocols import (
     ContentAnalysis,
     ContentAnalyzer,
@@ -42,7 +44,7 @@ from virtuna.engine.llm.protocols import (
     ReasoningRequest,
     brief_from_analysis,
 )
-from virtuna.engine.ml import Predictor, build_ml_input, check_prediction
+from virtuna.engine.ml import Predictor, build_ml_input, check_prediction, merge_creator
 from virtuna.engine.normalize import NormalizedDraft, normalize_draft
 from virtuna.engine.result import AnalysisResult
 from virtuna.engine.rules import (
@@ -86,6 +88,7 @@ class Engine:
         creator_quantiles: ReferenceQuantiles = DEFAULT_QUANTILES,
         logger: logging.Logger | None = None,
         engine_version: str = ENGINE_VERSION,
+        llm_deadline_seconds: float | None = None,
     ) -> None:
         self.content_analyzer = content_analyzer
         self.reasoner = reasoner
@@ -96,6 +99,8 @@ class Engine:
         self.timeouts = timeouts or StageTimeouts()
         self.creator_quantiles = creator_quantiles
         self.engine_version = engine_version
+        # One deadline for all LLM work of an analysis: when it passes, what is ready is used.
+        self.llm_deadline_seconds = llm_deadline_seconds
         self._log = logger or logging.getLogger("virtuna.engine")
         self._setup = EngineSetup(
             rules=self.rules,
@@ -105,6 +110,19 @@ class Engine:
             predictor_version=predictor.version if predictor is not None else None,
             engine_version=engine_version,
         )
+
+    def with_model(self, predictor: Predictor | None, weights: Weights) -> Engine:
+        """This engine serving another model (hot reload): a new object, so a request in
+        flight keeps the model and weights it started with; LLM roles, rules and timeouts
+        are shared."""
+        clone = copy.copy(self)
+        clone.predictor, clone.weights = predictor, weights
+        clone._setup = replace(
+            self._setup,
+            weights=weights,
+            predictor_version=predictor.version if predictor is not None else None,
+        )
+        return clone
 
     async def analyze(
         self,
@@ -119,7 +137,8 @@ class Engine:
         valid = draft if isinstance(draft, Draft) else parse_draft(draft)
         run = RunLog()
         normalized = self._timed(run, "normalize", lambda: normalize_draft(valid))
-        outputs = await self._run_graph(run, normalized, creator, trends, now)
+        with llm_deadline(self.llm_deadline_seconds):
+            outputs = await self._run_graph(run, normalized, creator, trends, now)
         result = assemble_result(outputs, run, self._setup, started=started)
         self._log.debug(
             "engine.analysis.completed",
@@ -164,7 +183,7 @@ class Engine:
         trends: TrendSnapshot | None,
         now: datetime,
     ) -> StageOutputs:
-        context = _merge_creator(creator, draft, now)
+        context = merge_creator(creator, draft, now)
         t = self.timeouts
         async with asyncio.TaskGroup() as group:
             rules = group.create_task(
@@ -221,11 +240,12 @@ class Engine:
         semantic rules (with a warning), so it gets its own, inner timeout."""
         if self.semantic_evaluator is None:
             return await self.rules.score(draft.text, None)
+        limit = _llm_timeout(self.timeouts.rules)
         try:
-            async with asyncio.timeout(self.timeouts.rules):
+            async with asyncio.timeout(limit):
                 return await self.rules.score(draft.text, self.semantic_evaluator)
         except TimeoutError:
-            reason = f"evaluator timed out after {self.timeouts.rules:g}s"
+            reason = f"evaluator timed out after {limit:g}s"
         except Exception as exc:
             reason = f"evaluator failed: {type(exc).__name__}: {exc}"
         return self.rules.score_regex_only(draft.text, reason)
@@ -267,7 +287,7 @@ class Engine:
             video_ref=draft.video_ref,
         )
         return await self._stage(
-            run, "content", self.timeouts.content, lambda: analyzer.analyze(request)
+            run, "content", _llm_timeout(self.timeouts.content), lambda: analyzer.analyze(request)
         )
 
     async def _reasoning(
@@ -295,38 +315,19 @@ class Engine:
             creator_context=signal.context_text if signal else "Creator context unavailable.",
         )
         return await self._stage(
-            run, "reasoner", self.timeouts.reasoner, lambda: reasoner.reason(request)
+            run, "reasoner", _llm_timeout(self.timeouts.reasoner), lambda: reasoner.reason(request)
         )
+
+
+def _llm_timeout(stage_timeout: float) -> float:
+    """The stage's own timeout, cut to what is left of the request's LLM deadline."""
+    remaining = remaining_budget()
+    return stage_timeout if remaining is None else round(max(0.0, min(stage_timeout, remaining)), 3)
 
 
 async def _sync(func: Callable[..., T], *args: Any) -> T:
     """Run a fast, pure local stage inside the graph (no thread: it takes microseconds)."""
     return func(*args)
-
-
-def _merge_creator(
-    creator: CreatorContext | None, draft: NormalizedDraft, now: datetime
-) -> CreatorContext | None:
-    """Merge what the draft states about its creator into the caller's context.
-
-    The draft's own follower count and verified flag win: they are what the creator says
-    now, while the caller's context holds the last value seen in scraped data.
-    """
-    followers, verified = draft.creator_followers, draft.creator_verified
-    if creator is None:
-        if followers is None and verified is None:
-            return None
-        return CreatorContext(
-            as_of=draft.scheduled_for or now,
-            handle=draft.creator_handle,
-            followers=followers,
-            verified=verified,
-        )
-    return replace(
-        creator,
-        followers=creator.followers if followers is None else followers,
-        verified=creator.verified if verified is None else verified,
-    )
 
 
 def _parse_all(drafts: Sequence[Draft | Mapping[str, Any]]) -> list[Draft]:

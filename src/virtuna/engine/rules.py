@@ -69,6 +69,7 @@ class SemanticEvaluation:
     cost_cents: float = 0.0
     provider: str | None = None
     model: str | None = None
+    prompt_version: str | None = None
 
 
 class SemanticRuleEvaluator(Protocol):
@@ -197,7 +198,13 @@ def _combine(
 def _provider_label(evaluation: SemanticEvaluation | None) -> str | None:
     if evaluation is None or evaluation.provider is None:
         return None
-    return f"{evaluation.provider}:{evaluation.model}" if evaluation.model else evaluation.provider
+    return provenance(evaluation.provider, evaluation.model, evaluation.prompt_version)
+
+
+def provenance(provider: str, model: str | None, prompt_version: str | None) -> str:
+    """``provider:model`` plus ``@prompt-version`` when a versioned prompt was used."""
+    label = f"{provider}:{model}" if model else provider
+    return f"{label}@{prompt_version}" if prompt_version else label
 
 
 def category_score(result: RuleResult, rules: RuleSet, categories: set[str]) -> float | None:
@@ -221,6 +228,7 @@ __all__ = [
     "SemanticEvaluation",
     "SemanticRuleEvaluator",
     "category_score",
+    "provenance",
     "load_default_rules",
     "rule_from_mapping",
 ]

@@ -26,6 +26,9 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+# One definition of a generic tag, shared with the model's features; re-exported here.
+from virtuna.engine.features import GENERIC_HASHTAGS as GENERIC_HASHTAGS
+from virtuna.engine.features import is_generic_hashtag as is_generic_hashtag
 from virtuna.engine.normalize import NormalizedDraft
 from virtuna.engine.types import HashtagTrend, SoundTrend, TrendPhase, TrendSnapshot
 
@@ -46,14 +49,6 @@ PHASE_WEIGHT: dict[TrendPhase | None, float] = {
     TrendPhase.DECLINING: 0.15,
     None: 0.4,
 }
-GENERIC_HASHTAGS = frozenset(
-    {
-        "fyp", "fy", "foryou", "foryoupage", "foryourpage", "fypage", "parati", "viral",
-        "viralvideo", "trending", "trend", "xyzbca", "capcut", "tiktok", "xuhuong",
-        "xuhuongtiktok", "xh", "xhtiktok", "trendingtiktok", "explore", "explorepage",
-    }
-)  # fmt: skip
-_GENERIC_PREFIX = re.compile(r"\A(?:fyp|foryou)")
 # Titles TikTok gives to a creator's own audio, in the languages seen in the shared data.
 _ORIGINAL_SOUND = re.compile(
     r"\A(?:original sound|nhạc nền|âm thanh gốc|sonido original|som original|son original"
@@ -92,10 +87,6 @@ def normalize_title(title: str) -> str:
 
 def is_original_sound(title: str) -> bool:
     return bool(_ORIGINAL_SOUND.match(normalize_title(title)))
-
-
-def is_generic_hashtag(tag: str) -> bool:
-    return tag in GENERIC_HASHTAGS or bool(_GENERIC_PREFIX.match(tag))
 
 
 def momentum(velocity: float) -> float:

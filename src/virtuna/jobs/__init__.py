@@ -6,6 +6,22 @@ engine — procrastinate on PostgreSQL, an in-process adapter with the same sema
 SQLite. Domains defer work through ``JobQueue.defer`` and never see the engine.
 """
 
-from virtuna.jobs.port import JobContext, JobQueue, RetryPolicy, TaskSpec, registry, task
+from virtuna.jobs.port import (
+    JobContext,
+    JobQueue,
+    PermanentFailure,
+    RetryPolicy,
+    TaskSpec,
+    registry,
+    task,
+)
 
-__all__ = ["JobContext", "JobQueue", "RetryPolicy", "TaskSpec", "registry", "task"]
+__all__ = [
+    "JobContext",
+    "JobQueue",
+    "PermanentFailure",
+    "RetryPolicy",
+    "TaskSpec",
+    "registry",
+    "task",
+]

@@ -42,12 +42,16 @@ class JobContext:
     jobs: JobQueue
     job_id: str = ""
     attempt: int = 1
-    progress: Callable[[int, int | None], Awaitable[None]] | None = None
+    progress: Callable[[int, int | None, str | None], Awaitable[None]] | None = None
 
-    async def report(self, done: int, total: int | None = None) -> None:
-        """Persist progress (done of total) so `virtuna jobs status` can show it."""
+    async def report(self, done: int, total: int | None = None, message: str | None = None) -> None:
+        """Persist progress (done of total, and what is happening) for `virtuna jobs status`."""
         if self.progress is not None:
-            await self.progress(done, total)
+            await self.progress(done, total, message)
+
+
+class PermanentFailure(Exception):
+    """Raise from a task to fail its run now: retrying cannot help (bad input, gone data)."""
 
 
 TaskFn = Callable[..., Awaitable[TaskResult]]
@@ -59,6 +63,12 @@ class RetryPolicy:
     base_delay_seconds: float = 10.0  # attempt n waits base * factor**(n-1)
     factor: float = 3.0
     max_delay_seconds: float = 3600.0
+
+    def delay_after(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one."""
+        return float(
+            min(self.max_delay_seconds, self.base_delay_seconds * self.factor ** (attempt - 1))
+        )
 
 
 @dataclass(frozen=True)

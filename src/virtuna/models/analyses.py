@@ -39,6 +39,10 @@ class Analysis(IdMixin, TimestampMixin, Base):
     confidence: Mapped[float] = mapped_column(Float, nullable=False)
     confidence_label: Mapped[str] = mapped_column(String(8), nullable=False)
     is_calibrated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The model's tier probabilities before any calibrator (calibrators are fitted on these,
+    # never on already-calibrated ones), and the calibrator version applied (None = none).
+    raw_tier_probabilities: Mapped[list[float] | None] = mapped_column(JSONType, nullable=True)
+    calibrator_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     engine_version: Mapped[str] = mapped_column(String(32), nullable=False)
     model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     latency_ms: Mapped[int] = mapped_column(Integer, nullable=False)

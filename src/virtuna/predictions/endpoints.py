@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from virtuna.billing.gate import AnalysisGate
 from virtuna.engine.draft import Draft
 from virtuna.engine.pipeline import Engine
 from virtuna.kit.web import ERRORS_INPUT, ERRORS_OBJECT, Session, get_state
@@ -29,18 +30,21 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 @router.post("/analyze", response_model=AnalysisRead, responses=ERRORS_INPUT)
 async def analyze(
-    draft: Draft, user: CurrentUser, session: Session, engine: EngineDep
+    draft: Draft, user: CurrentUser, session: Session, engine: EngineDep, gate: AnalysisGate
 ) -> AnalysisRead:
-    """Score one draft; the stored result is returned with its id."""
-    return await service.analyze(session, engine, user=user, draft=draft)
+    """Score one draft; the stored result is returned with its id (429 over quota)."""
+    result = await service.analyze(session, engine, user=user, draft=draft)
+    await gate.charge(session, [result])  # atomic; refused -> 429 and nothing stored
+    return result
 
 
 @router.post("/analyze/batch", response_model=BatchResponse, responses=ERRORS_INPUT)
 async def analyze_batch(
-    body: BatchRequest, user: CurrentUser, session: Session, engine: EngineDep
+    body: BatchRequest, user: CurrentUser, session: Session, engine: EngineDep, gate: AnalysisGate
 ) -> BatchResponse:
     """Score up to 50 drafts and return them ranked, flagging neighbours within noise."""
     stored = await service.analyze_batch(session, engine, user=user, drafts=body.drafts)
+    await gate.charge(session, stored)  # the whole batch fits the quota, or none is stored
     return BatchResponse(results=rank(stored))
 
 

@@ -13,6 +13,8 @@ from virtuna.engine.pipeline import Engine
 from virtuna.engine.rules import Rule
 from virtuna.kit.db import READ_ONLY, unit_of_work
 from virtuna.kit.web import AppState
+from virtuna.predictions.llm_factory import llm_engine_options
+from virtuna.predictions.model_reload import model_weights, registry_champion, watch_champion
 from virtuna.predictions.rules import load_rules, seed_rules
 
 log = structlog.get_logger("virtuna.predictions")
@@ -25,12 +27,21 @@ def load_predictor(settings: Settings) -> ModelBundle | None:
     return load_default_bundle()
 
 
-def build_engine(settings: Settings, rules: list[Rule]) -> Engine:
-    predictor = load_predictor(settings)
+def build_engine(
+    settings: Settings, rules: list[Rule], predictor: ModelBundle | None = None
+) -> Engine:
+    """The engine; ``predictor`` defaults to ``load_predictor``. The blend weights fitted
+    for the model (``blend.json`` in its bundle) replace the base weights."""
+    predictor = predictor or load_predictor(settings)
     log.info(
         "engine.built", model_version=predictor.version if predictor else None, rules=len(rules)
     )
-    return Engine(predictor=predictor, rules=rules)
+    return Engine(
+        predictor=predictor,
+        rules=rules,
+        weights=model_weights(predictor),
+        **llm_engine_options(settings),
+    )
 
 
 @asynccontextmanager
@@ -42,5 +53,8 @@ async def engine_hook(state: AppState) -> AsyncIterator[None]:
     async with state.sessions() as session:
         await session.connection(execution_options=READ_ONLY)
         rules = await load_rules(session)
-    state.extras["engine"] = build_engine(state.settings, rules)
-    yield
+    # The registry's champion unless VIRTUNA_MODEL_DIR pins a bundle (model_reload.py).
+    champion = None if state.settings.model_dir is not None else await registry_champion(state)
+    state.extras["engine"] = build_engine(state.settings, rules, champion)
+    async with watch_champion(state):
+        yield

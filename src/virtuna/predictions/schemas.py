@@ -20,6 +20,8 @@ class AnalysisRead(AnalysisResult):
 
     id: uuid.UUID
     created_at: datetime
+    # The calibrator applied to tier_probabilities (None = served uncalibrated).
+    calibrator_version: str | None = None
 
 
 class AnalysisSummary(BaseModel):

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from virtuna.costs import service as costs
 from virtuna.engine.draft import Draft, parse_draft
 from virtuna.engine.errors import DraftValidationError
 from virtuna.engine.normalize import normalize_draft
@@ -25,8 +26,9 @@ from virtuna.engine.result import AnalysisResult
 from virtuna.engine.types import CreatorContext, TrendSnapshot
 from virtuna.errors import NotFound, ValidationFailed
 from virtuna.models import Analysis, User
-from virtuna.predictions import repository
+from virtuna.predictions import calibration, repository
 from virtuna.predictions.schemas import AnalysisRead, AnalysisSummary, HistoryPage
+from virtuna.trends import service as trends_service
 from virtuna.videos.context import creator_context_at, trend_snapshot_at
 
 
@@ -46,9 +48,18 @@ async def engine_inputs(
     as_of = draft.scheduled_for or now
     normalized = normalize_draft(draft)  # the engine's own reading of handle and hashtags
     creator = await creator_context_at(session, handle=normalized.creator_handle, as_of=as_of)
-    trends = await trend_snapshot_at(
+    own = await trend_snapshot_at(
         session,
         as_of=as_of,
+        hashtags=normalized.hashtags,
+        sound_title=normalized.sound_title,
+        sound_author=normalized.sound_author,
+    )
+    # The draft's own entries stay as computed (the ML features read them); the latest
+    # computed trends add velocity, phase and the top sounds/hashtags for matching.
+    trends = await trends_service.with_latest_trends(
+        session,
+        own,
         hashtags=normalized.hashtags,
         sound_title=normalized.sound_title,
         sound_author=normalized.sound_author,
@@ -63,7 +74,8 @@ async def score_draft(
     return await engine.analyze(draft, creator=creator, trends=trends, now=now)
 
 
-def _row(user: User, draft: Draft, result: AnalysisResult) -> Analysis:
+def _row(user: User, draft: Draft, served: calibration.Served) -> Analysis:
+    result = served.result
     score = result.overall_score if result.overall_score is not None else 0.0
     ml = result.signals.get("ml")
     return Analysis(
@@ -83,6 +95,8 @@ def _row(user: User, draft: Draft, result: AnalysisResult) -> Analysis:
         confidence=result.confidence,
         confidence_label=result.confidence_label,
         is_calibrated=result.is_calibrated,
+        raw_tier_probabilities=served.raw_tier_probabilities,
+        calibrator_version=served.calibrator_version,
         engine_version=result.engine_version,
         model_version=result.model_version,
         latency_ms=round(result.latency_ms),
@@ -101,15 +115,25 @@ async def analyze(
     now: datetime | None = None,
 ) -> AnalysisRead:
     valid = validate_draft(draft)
-    result = await score_draft(session, engine, valid, now=now or datetime.now(UTC))
-    row = _row(user, valid, result)
+    result, calls = await costs.ledgered(
+        score_draft(session, engine, valid, now=now or datetime.now(UTC))
+    )
+    row = _row(user, valid, await calibration.serve(session, result))
     session.add(row)
     await session.flush()
+    await costs.record_calls(session, analysis_id=row.id, calls=calls)
     return read(row)
 
 
 def read(row: Analysis) -> AnalysisRead:
-    return AnalysisRead.model_validate({**row.result, "id": row.id, "created_at": row.created_at})
+    return AnalysisRead.model_validate(
+        {
+            **row.result,
+            "id": row.id,
+            "created_at": row.created_at,
+            "calibrator_version": row.calibrator_version,
+        }
+    )
 
 
 async def get_for(session: AsyncSession, *, user: User, analysis_id: uuid.UUID) -> AnalysisRead:
@@ -188,13 +212,19 @@ async def analyze_batch(
     when = now or datetime.now(UTC)
     # Database reads share one session, so they run in turn; the engine runs concurrently.
     inputs = [await engine_inputs(session, draft, now=when) for draft in drafts]
-    results = await asyncio.gather(
+    scored = await asyncio.gather(
         *(
-            engine.analyze(d, creator=c, trends=t, now=when)
+            costs.ledgered(engine.analyze(d, creator=c, trends=t, now=when))
             for d, (c, t) in zip(drafts, inputs, strict=True)
         )
     )
-    rows = [_row(user, d, r) for d, r in zip(drafts, results, strict=True)]
+    results = [result for result, _ in scored]
+    rows = [
+        _row(user, d, await calibration.serve(session, r))
+        for d, r in zip(drafts, results, strict=True)
+    ]
     session.add_all(rows)
     await session.flush()
+    for row, (_, calls) in zip(rows, scored, strict=True):
+        await costs.record_calls(session, analysis_id=row.id, calls=calls)
     return [read(r) for r in rows]

@@ -7,22 +7,44 @@ Progress goes to stderr so ``--json`` output on stdout stays machine-readable.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
 import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import numpy as np
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from virtuna.config import Settings, get_settings
+from virtuna.engine.blend import BLEND_FILE
 from virtuna.engine.bundle import BundleError, ModelBundle
+from virtuna.kit.db import create_engine, create_session_factory, unit_of_work
+from virtuna.kit.startup import migrate_database
+from virtuna.models.ml import MLModel
+from virtuna.training import registry
+from virtuna.training.blend import blended, fit_blend, render_fit, render_report, score_report
 from virtuna.training.evaluate import SplitResult
+from virtuna.training.from_db import records_from_db
 from virtuna.training.plots import confusion_image, reliability_image, write_png
-from virtuna.training.records import DatasetFormatError, VideoRecord
+from virtuna.training.records import DatasetFormatError, VideoRecord, records_sha256
 from virtuna.training.report import render_markdown
+from virtuna.training.scored import (
+    ScoredFileError,
+    ScoredRows,
+    StoredAnalysis,
+    join,
+    read_scored,
+    stored_analyses,
+)
 from virtuna.training.service import evaluate_records, load_files, train_bundle
 
 app = typer.Typer(
@@ -57,6 +79,40 @@ def _load(paths: list[Path]) -> tuple[list[VideoRecord], str]:
     return records, digest
 
 
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        _fail(f"invalid configuration: {exc.errors()[0]['msg']}", code=2)
+
+
+@asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A migrated database and one committed-or-rolled-back transaction."""
+    if settings.auto_migrate:
+        await asyncio.to_thread(migrate_database, settings)
+    engine = create_engine(settings)
+    try:
+        async with unit_of_work(create_session_factory(engine)) as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+def _load_db() -> tuple[list[VideoRecord], str]:
+    settings = _settings()
+
+    async def body() -> list[VideoRecord]:
+        async with _session(settings) as session:
+            return await records_from_db(session)
+
+    records = asyncio.run(body())
+    if not records:
+        _fail("the database holds no scraped videos (run `virtuna ingest FILE...`)", code=1)
+    _progress(f"read {len(records):,} videos from the database")
+    return records, records_sha256(records)
+
+
 def _default_out(version: str) -> Path:
     # The contract's VIRTUNA_DATA_DIR holds model bundles; read directly so training does
     # not depend on the service's settings object.
@@ -82,11 +138,9 @@ def train(
     """Fit a model bundle on point-in-time pre-posting features."""
     if from_db and data:
         _fail("give either --data FILE... or --from-db, not both", code=2)
-    if from_db:
-        _fail("--from-db is not available yet: ingest is not implemented", code=1)
-    if not data:
+    if not data and not from_db:
         _fail("give --data FILE... (or --from-db)", code=2)
-    records, digest = _load(data)
+    records, digest = _load_db() if from_db else _load(data or [])
     try:
         bundle = train_bundle(records, seed=seed, holdout=holdout, data_sha256=digest,
                               progress=_progress)  # fmt: skip
@@ -120,12 +174,7 @@ def evaluate(
     seed: int = typer.Option(42, "--seed", help="Random seed for the fitted models."),
 ) -> None:
     """Time, creator-disjoint and leave-one-source-out evaluation with baselines."""
-    fixed = None
-    if model is not None:
-        try:
-            fixed = ModelBundle.load(model)
-        except BundleError as exc:
-            _fail(str(exc), code=2)
+    fixed = _load_bundle(model) if model is not None else None
     records, _ = _load(files)
     splits = evaluate_records(records, model=fixed, seed=seed, progress=_progress)
     if plot is not None:
@@ -136,6 +185,133 @@ def evaluate(
         sys.stdout.write(json.dumps(_finite(payload), default=_json_default) + "\n")
     else:
         sys.stdout.write(render_markdown(splits) + "\n")
+
+
+def _scored_rows(scored: list[Path], data: list[Path]) -> tuple[ScoredRows, set[str]]:
+    """Served scores joined with the stored analyses and the files' real views."""
+    try:
+        lines = read_scored(scored)
+    except (OSError, ScoredFileError) as exc:
+        _fail(str(exc), code=2)
+    records, _ = _load(data)
+    settings = _settings()
+
+    async def body() -> dict[uuid.UUID, StoredAnalysis]:
+        async with _session(settings) as session:
+            return await stored_analyses(session, [aid for _, aid, _ in lines])
+
+    stored = asyncio.run(body())
+    rows = join(lines, stored, {r.id: r for r in records})
+    if not len(rows):
+        _fail("no scored line matches both a stored analysis and a video in --data", code=1)
+    _progress(f"{len(rows):,} of {len(lines):,} scored videos joined with their analyses")
+    return rows, {v for a in stored.values() if (v := a.model_version)}
+
+
+ScoredFiles = Annotated[
+    list[Path], typer.Argument(help="`virtuna analyze --file … --out` output of real videos.")
+]
+DataFiles = Annotated[
+    list[Path], typer.Option("--data", help="The scraper files the videos came from (views).")
+]
+
+
+@app.command("fit-blend")
+def fit_blend_command(
+    scored: ScoredFiles,
+    data: DataFiles,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Bundle to write blend.json into.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the blend here.")] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="What the scored videos are (kept as evidence).")
+    ] = None,
+    as_json: bool = typer.Option(False, "--json", help="Print the fit as JSON."),
+) -> None:
+    """Fit the product score's blend weights on served scores of a later time window."""
+    if model is None and out is None:
+        _fail("give --model DIR (writes DIR/blend.json) or --out FILE", code=2)
+    rows, versions = _scored_rows(scored, data)
+    bundle = _load_bundle(model) if model is not None else None
+    if bundle is not None and versions != {bundle.version}:
+        _fail(f"the analyses were served by {sorted(versions)}, not {bundle.version}", code=2)
+    version = bundle.version if bundle is not None else ",".join(sorted(versions))
+    try:
+        blend = fit_blend(rows, model_version=version,
+                          description=note or ", ".join(p.name for p in scored))  # fmt: skip
+    except ValueError as exc:
+        _fail(f"cannot fit: {exc}", code=1)
+    target = blend.save(out if out is not None else (model or Path()) / BLEND_FILE)
+    fitted = blended(rows.signals, blend.weights().as_dict())
+    report = score_report(rows, {"fitted blend": fitted})
+    if as_json:
+        payload = {"blend": blend.to_json(), "report": report, "written": str(target)}
+        sys.stdout.write(json.dumps(_finite(payload)) + "\n")
+        return
+    sys.stdout.write(render_fit(blend) + "\n\n" + render_report(report) + "\n")
+    _progress(f"wrote {target}")
+
+
+@app.command("score-report")
+def score_report_command(
+    scored: ScoredFiles,
+    data: DataFiles,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Spearman(score, views) of served scores: final vs model alone vs followers alone."""
+    rows, _ = _scored_rows(scored, data)
+    report = score_report(rows)
+    if as_json:
+        sys.stdout.write(json.dumps(_finite(report)) + "\n")
+    else:
+        sys.stdout.write(render_report(report) + "\n")
+
+
+@app.command("models")
+def models_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the registry as JSON."),
+) -> None:
+    """The model registry: every trained bundle, its gate result and status."""
+    settings = _settings()
+
+    async def body() -> list[dict[str, Any]]:
+        async with _session(settings) as session:
+            return [_registry_entry(m) for m in await registry.all_models(session)]
+
+    entries = asyncio.run(body())
+    if as_json:
+        sys.stdout.write(json.dumps(_finite(entries), default=str) + "\n")
+        return
+    if not entries:
+        _out.print("the registry is empty (the shipped bundle serves; run `virtuna jobs run "
+                   "retrain-ml`)")  # fmt: skip
+    for e in entries:
+        gate = e["gate"] or {}
+        verdict = f" gate: {gate.get('reason')}" if gate else ""
+        _out.print(f"{e['status']:<10} {e['version']}  {e['data_source']} {e['data_rows']:,} rows"
+                   f"{verdict}", highlight=False)  # fmt: skip
+
+
+def _registry_entry(m: MLModel) -> dict[str, Any]:
+    return {
+        "version": m.version,
+        "status": m.status,
+        "data_source": m.data_source,
+        "data_rows": m.data_rows,
+        "created_at": m.created_at,
+        "promoted_at": m.promoted_at,
+        "retired_at": m.retired_at,
+        "path": m.path,
+        "gate": m.metrics.get("gate"),
+    }
+
+
+def _load_bundle(path: Path) -> ModelBundle:
+    try:
+        return ModelBundle.load(path)
+    except BundleError as exc:
+        _fail(str(exc), code=2)
 
 
 def _finite(value: Any) -> Any:

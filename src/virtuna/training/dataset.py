@@ -1,7 +1,7 @@
 """Training table: point-in-time features, the target and per-row facts used for splits.
 
-``build_dataset`` turns any sequence of :class:`VideoRecord` (files today, the database
-later) into a feature matrix built by the engine's own ``build_features``, the target
+``build_dataset`` turns any sequence of :class:`VideoRecord` (files or the database) into
+a feature matrix built by the engine's own draft parsing, ``ml_input`` and features, the target
 ``log1p(views)``, and the columns evaluation needs (source, sampling group, creator,
 create time, age at scrape). Rows are kept in input order.
 """
@@ -15,10 +15,13 @@ from datetime import timedelta
 import numpy as np
 import numpy.typing as npt
 
-from virtuna.engine.features import FEATURE_NAMES, PrePostingInput, build_features
+from virtuna.engine.draft import parse_draft
+from virtuna.engine.features import FEATURE_NAMES, PrePostingInput, feature_matrix
+from virtuna.engine.ml import ml_input
+from virtuna.engine.normalize import NormalizedDraft, normalize_draft
 from virtuna.engine.types import CreatorContext, TrendSnapshot
-from virtuna.training.history import creator_contexts, trend_snapshots
-from virtuna.training.records import DraftFields, VideoRecord
+from virtuna.training.history import Lookup, creator_contexts, trend_snapshots
+from virtuna.training.records import VideoRecord
 
 MIN_AGE = timedelta(days=7)  # views of younger videos are still growing (README caveat)
 FloatArray = npt.NDArray[np.float64]
@@ -38,25 +41,24 @@ def sampling_group(rec: VideoRecord) -> str:
     return rec.source
 
 
-def to_input(rec: VideoRecord, creator: CreatorContext | None,
-             trends: TrendSnapshot | None) -> PrePostingInput:  # fmt: skip
-    """The draft as the engine would see it: no outcome field exists on the result."""
-    return draft_to_input(rec.draft, creator, trends)
+def submitted_draft(rec: VideoRecord) -> NormalizedDraft:
+    """The record's submitted draft as the engine reads it (validated, normalised)."""
+    if not rec.submitted:
+        raise ValueError(f"record {rec.id} carries no submitted draft")
+    return normalize_draft(parse_draft(rec.submitted))
 
 
-def draft_to_input(d: DraftFields, creator: CreatorContext | None,
-                   trends: TrendSnapshot | None) -> PrePostingInput:  # fmt: skip
-    return PrePostingInput(
-        caption=d.caption,
-        hashtags=d.hashtags,
-        posted_at=d.created_at,
-        duration_seconds=d.duration_seconds,
-        sound_title=d.sound_title,
-        sound_author=d.sound_author,
-        sound_original=d.sound_original,
-        creator=creator,
-        trends=trends,
-    )
+def lookup(draft: NormalizedDraft) -> Lookup:
+    """What serving looks the draft's trends up by (``predictions.service.engine_inputs``)."""
+    return Lookup(draft.hashtags, draft.sound_title, draft.sound_author)
+
+
+def to_input(rec: VideoRecord, creator: CreatorContext | None, trends: TrendSnapshot | None,
+             draft: NormalizedDraft | None = None) -> PrePostingInput:  # fmt: skip
+    """The ML input the product builds when it scores this video: its submitted draft with
+    the point-in-time creator context and trends. No outcome field exists on the result."""
+    d = draft if draft is not None else submitted_draft(rec)
+    return ml_input(d, creator=creator, trends=trends, now=rec.draft.created_at)
 
 
 @dataclass(frozen=True)
@@ -95,15 +97,13 @@ class Dataset:
 
 
 def build_inputs(records: Sequence[VideoRecord]) -> list[PrePostingInput]:
-    """PrePostingInput per record with point-in-time creator history and trends."""
+    """PrePostingInput per record with point-in-time creator history and trends, built the
+    way serving builds it (see ``virtuna.engine.scraped``)."""
+    drafts = [submitted_draft(r) for r in records]
     contexts = creator_contexts(records)
-    snapshots = trend_snapshots(records)
-    return [to_input(r, c, s) for r, c, s in zip(records, contexts, snapshots, strict=True)]
-
-
-def feature_matrix(inputs: Sequence[PrePostingInput]) -> FloatArray:
-    rows = [list(build_features(inp).values()) for inp in inputs]
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURE_NAMES))
+    snapshots = trend_snapshots(records, [lookup(d) for d in drafts])
+    return [to_input(r, c, s, d)
+            for r, c, s, d in zip(records, contexts, snapshots, drafts, strict=True)]  # fmt: skip
 
 
 def build_dataset(records: Sequence[VideoRecord]) -> Dataset:

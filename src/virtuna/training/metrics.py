@@ -21,14 +21,16 @@ ECE_BINS = 15
 
 def rankdata(x: FloatArray) -> FloatArray:
     """Average ranks (ties share the mean rank), as Spearman's rho requires."""
+    n = len(x)
     order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x), dtype=np.float64)
     sorted_x = x[order]
-    # Boundaries of runs of equal values; each run gets the mean of its positions.
-    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
-    ends = np.r_[starts[1:], len(x)]
-    for s, e in zip(starts, ends, strict=True):
-        ranks[order[s:e]] = (s + e - 1) / 2.0 + 1.0
+    # Runs of equal values: each gets the mean of its 1-based positions.
+    new_run = np.r_[True, sorted_x[1:] != sorted_x[:-1]]
+    starts = np.flatnonzero(new_run)
+    ends = np.r_[starts[1:], n]
+    mean_rank = (starts + ends - 1) / 2.0 + 1.0
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[order] = mean_rank[np.cumsum(new_run) - 1]
     return ranks
 
 

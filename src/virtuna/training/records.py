@@ -12,10 +12,12 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from virtuna.engine.scraped import draft_from_scraper_item
 
 # Scrape time for sources that did not record one. datares: "collected with the unofficial
 # TikTokApi in late 2020; the files were committed on 2020-12-11". vphuhan: the earliest of
@@ -56,8 +58,11 @@ class Outcome:
 class VideoRecord:
     id: str
     source: str
-    draft: DraftFields
+    draft: DraftFields  # the item's own pre-posting fields: what history and trends count
     outcome: Outcome
+    # The draft the product scores for this video (``engine.scraped``): what the model
+    # is fitted on, so training and serving read the same input.
+    submitted: dict[str, Any] = field(default_factory=dict)
 
     def scraped_at(self) -> datetime | None:
         """Scrape time, falling back to the documented collection date of the source."""
@@ -131,7 +136,7 @@ def record_from_item(item: dict[str, Any], source: str) -> VideoRecord:
     """One scraper item → record. Raises KeyError/ValueError/TypeError on a malformed item."""
     outcome = Outcome(views=int(item["playCount"]), scraped_at=_parse_time(item.get("scrapedAt")))
     return VideoRecord(id=str(item["id"]), source=source, draft=draft_from_item(item),
-                       outcome=outcome)  # fmt: skip
+                       outcome=outcome, submitted=draft_from_scraper_item(item))  # fmt: skip
 
 
 def _read_lines(path: Path) -> list[str]:

@@ -1,7 +1,7 @@
 """Use cases behind ``virtuna ml``: records in, bundle or report out.
 
-Records can come from files or from any iterable (the database once ingest exists), so
-the CLI and the retrain job share these functions.
+Records come from files or from the database (``training.from_db``); the CLI and the
+retrain job (``training.retrain``) share these functions.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from virtuna.kit.web import Session, get_state
 from virtuna.models import User
 from virtuna.users import service as users
 
-
 # Declares the scheme in OpenAPI; parsing failures are ours to report (auto_error=False) so
 # every failure gets the same 401 body and counts toward the failed-auth throttle.
 bearer_scheme = HTTPBearer(auto_error=False, description="API key from `virtuna users create`")

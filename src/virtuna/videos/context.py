@@ -20,6 +20,7 @@ from virtuna.engine.history import (
     PriorVideo,
     creator_context,
     history_cutoff,
+    sound_lookup,
     trend_snapshot,
     trend_window,
 )
@@ -87,7 +88,7 @@ async def trend_snapshot_at(
     sound_title: str | None,
     sound_author: str | None,
 ) -> TrendSnapshot:
-    """Usage and median views of the draft's hashtags and sound (and the top sounds)."""
+    """Usage and median views of the draft's hashtags and sound in the trend window."""
     start, end = trend_window(as_of)
     in_window = (Video.posted_at >= start) & (Video.posted_at < end)
     total = int(await session.scalar(select(func.count()).select_from(Video).where(in_window)) or 0)
@@ -106,41 +107,45 @@ async def trend_snapshot_at(
         if hashtags
         else []
     )
-    sound_rows = await _sound_rows(session, in_window, sound_title)
-    views = await latest_views(
-        session, {vid for _, vid in tag_rows} | {vid for _, vid in sound_rows}
-    )
+    lookup = sound_lookup(sound_title, sound_author)
+    sound_rows = await _sound_rows(session, in_window, sound_title, lookup)
+    views = await latest_views(session, {vid for _, vid in tag_rows} | set(sound_rows))
     tag_views: dict[str, list[float]] = defaultdict(list)
     for tag, vid in tag_rows:
         if vid in views:
             tag_views[tag].append(views[vid])
-    sound_views: dict[str, list[float]] = defaultdict(list)
-    for key, vid in sound_rows:
-        if vid in views:
-            sound_views[key].append(views[vid])
-    wanted = sound_key(sound_title, sound_author)
-    if wanted is not None and sound_author is None:
-        # A draft names a title only: count every author's sound of that title.
-        sound_views = {wanted: [v for vs in sound_views.values() for v in vs]}
+    sound_views: dict[str, list[float]] = {}
+    if lookup is not None:
+        sound_views[lookup[0]] = [views[vid] for vid in sound_rows if vid in views]
     return trend_snapshot(
         as_of=as_of, total_videos=total, hashtag_views=tag_views, sound_views=sound_views
     )
 
 
 async def _sound_rows(
-    session: AsyncSession, in_window: object, title: str | None
-) -> list[tuple[str, uuid.UUID]]:
-    if not title or not title.strip():
+    session: AsyncSession,
+    in_window: object,
+    title: str | None,
+    lookup: tuple[str, str | None] | None,
+) -> list[uuid.UUID]:
+    """Videos in the window counted under the draft's sound (see ``sound_lookup``)."""
+    if lookup is None or title is None:
         return []
+    key, pooled_title = lookup
+    # SQL narrows by title with the same lower() on both sides (SQLite folds ASCII only, so
+    # comparing with a Python-lowered title would miss every "Đ…" title); Python then
+    # applies the exact definition.
     rows = await session.execute(
         select(Video.sound_title, Video.sound_author, Video.id).where(
             in_window,  # type: ignore[arg-type]
-            func.lower(Video.sound_title) == title.strip().lower(),
+            func.lower(func.trim(Video.sound_title)) == func.lower(title.strip()),
         )
     )
     out = []
     for t, a, vid in rows.tuples():
-        key = sound_key(t, a)
-        if key is not None:
-            out.append((key, vid))
+        found = sound_key(t, a)
+        if found is not None and (
+            found == key if pooled_title is None else found.split("|", 1)[0] == pooled_title
+        ):
+            out.append(vid)
     return out

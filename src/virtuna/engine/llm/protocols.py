@@ -86,6 +86,7 @@ class ContentAnalysis:
     cost_cents: float
     provider: str
     model: str
+    prompt_version: str | None = None  # e.g. "content.v1"; None for fakes
 
     def __post_init__(self) -> None:
         if len(self.factors) != 5:
@@ -162,6 +163,7 @@ class Reasoning:
     cost_cents: float
     provider: str
     model: str
+    prompt_version: str | None = None
 
     def __post_init__(self) -> None:
         missing = set(COMPONENT_NAMES) - set(self.components)
