@@ -164,3 +164,15 @@ async def user_key(session: AsyncSession) -> str:
 @pytest.fixture
 def auth(user_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {user_key}"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the SQLite runs of tests marked ``postgres_only`` (a property of PG)."""
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        is_sqlite = "[sqlite" in item.nodeid or "-sqlite" in item.nodeid
+        (drop if item.get_closest_marker("postgres_only") and is_sqlite else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

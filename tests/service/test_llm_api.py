@@ -170,11 +170,6 @@ async def committed_users(
     removed afterwards with everything they created. One key each: authentication updates
     the key's ``last_used_at`` in the request transaction, so requests sharing a key queue
     on that row lock for their whole duration (reported, owned by ``users``)."""
-    if database_url.startswith("sqlite"):
-        pytest.skip(
-            "SQLite: the request transaction takes the write lock (BEGIN IMMEDIATE) at its "
-            "first query and holds it across the LLM wait, so concurrent analyses serialise"
-        )
     factory = create_session_factory(db_engine)
     async with unit_of_work(factory) as s:
         created = [
@@ -191,6 +186,9 @@ async def committed_users(
         await s.execute(delete(User).where(User.id.in_(ids)))
 
 
+# PostgreSQL only (SQLite runs are deselected in conftest): on SQLite the request
+# transaction holds the write lock across the LLM wait, so concurrent analyses serialise.
+@pytest.mark.postgres_only
 async def test_fault_injection_hanging_provider_under_load(
     llm_client: LLMClient,
     fakes: tuple[FakeLLMServer, FakeLLMServer],
