@@ -101,7 +101,8 @@ async def _one_by_one(session: AsyncSession, item: ScraperItem) -> None:
     # One statement per row, as the earlier system's per-row upserts did.
     for creator in _creator_rows([item], WHEN):
         await repository.upsert_creators(session, [creator])
-    await repository.upsert_videos(session, [_video_row(item, "bench")])
+    when = item.scraped_at or WHEN
+    await repository.upsert_videos(session, [_video_row(item, "bench", when, when)])
     ids = await repository.existing_video_ids(session, [item.id])
     for tag in item.tag_names():
         await repository.insert_hashtags(

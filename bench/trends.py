@@ -32,7 +32,8 @@ from virtuna.kit import migrate
 from virtuna.kit.db import create_engine, create_session_factory, unit_of_work
 from virtuna.kit.jsonfiles import iter_records
 from virtuna.models import Video, VideoStats
-from virtuna.trends.calculate import SERIES_BUCKETS, calculate_trends, sound_identity
+from virtuna.trends.calculate import SERIES_BUCKETS, calculate_trends
+from virtuna.videos.service import sound_identity
 
 PG_ADMIN = os.environ.get("VIRTUNA_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AS_OF = datetime(2025, 7, 1, tzinfo=UTC)
@@ -70,16 +71,18 @@ def generate(n_stats: int, base: list[dict[str, Any]]) -> tuple[list[Any], list[
         vid = uuid.UUID(int=rng.getrandbits(128))
         posted = AS_OF - timedelta(seconds=rng.uniform(3600, 200 * 86400))
         sid, title, author, original = src["sound"]
-        videos.append((vid, str(10**18 + n), "bench", "", json.dumps(src["tags"]), sid, title,
-                       author, original, posted, "bench", AS_OF))  # fmt: skip
-        tags.extend((vid, t, posted) for t in dict.fromkeys(src["tags"]))
         first, second = posted + timedelta(minutes=1), min(posted + timedelta(days=5), AS_OF)
+        # The columns ingest maintains: sound key, first/latest scrape, latest views.
+        videos.append((vid, str(10**18 + n), "bench", "", json.dumps(src["tags"]), sid, title,
+                       author, original, posted, "bench", AS_OF, sound_identity(sid, title, author),
+                       first, second, src["views"]))  # fmt: skip
+        tags.extend((vid, t, posted) for t in dict.fromkeys(src["tags"]))
         stats.append((uuid.uuid4(), vid, first, src["views"] // 3))
         stats.append((uuid.uuid4(), vid, second, src["views"]))
     return videos, tags, stats
 
 
-VIDEO_COLS = "id, tiktok_id, author_handle, caption, hashtags, sound_id, sound_title, sound_author, sound_original, posted_at, source, first_seen_at"  # noqa: E501
+VIDEO_COLS = "id, tiktok_id, author_handle, caption, hashtags, sound_id, sound_title, sound_author, sound_original, posted_at, source, first_seen_at, sound_key, first_scraped_at, latest_scraped_at, latest_views"  # noqa: E501
 
 
 def load_pg(url: str, data: tuple[list[Any], list[Any], list[Any]]) -> None:

@@ -61,6 +61,10 @@ class FakeApify:
     datasets: dict[str, list[Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
+    # A run whose input names ``postURLs`` finishes at once with this status, its dataset
+    # holding the item of every listed URL found here (the actor skips deleted posts).
+    posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    post_run_status: str = "SUCCEEDED"
 
     def add_run(self, status: str, items: list[Any]) -> str:
         run_id, dataset_id = uuid.uuid4().hex[:17], uuid.uuid4().hex[:17]
@@ -119,7 +123,12 @@ class _Handler(BaseHTTPRequestHandler):
         record = self._record()
         parts = record.path.strip("/").split("/")
         if len(parts) == 4 and parts[1] in ("acts", "actors") and parts[3] == "runs":
-            run_id = self.fake.add_run("READY", [])
+            urls = record.body.get("postURLs") if isinstance(record.body, dict) else None
+            if urls is None:
+                run_id = self.fake.add_run("READY", [])
+            else:
+                found = [self.fake.posts[u] for u in urls if u in self.fake.posts]
+                run_id = self.fake.add_run(self.fake.post_run_status, found)
             self._send(201, {"data": self.fake.runs[run_id]})
             return
         self._send(404, {"error": {"type": "page-not-found", "message": "no route"}})

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from virtuna.kit.jsonfiles import JSONFileError, iter_records
 from virtuna.models import Creator, Video, VideoHashtag, VideoStats
 from virtuna.videos.schemas import ScraperItem
-from virtuna.videos.service import ingest_batch, validate_items
+from virtuna.videos.service import ingest_batch, sound_identity, validate_items
 
 SOURCES = ["vphuhan-vn-creators", "thienphucle-vn-feed", "datares-creators-2020"]
 WHEN = datetime(2025, 6, 1, tzinfo=UTC)
@@ -62,6 +62,31 @@ async def test_a_later_scrape_adds_a_snapshot(session: AsyncSession, tiktok_data
     assert report.updated == len({i.id for i in items})
     assert report.new == 0
     assert await _count(session, VideoStats) == 2 * report.updated
+
+
+async def test_the_latest_stats_on_the_video_follow_scrape_time_not_ingest_order(
+    session: AsyncSession, tiktok_data_dir: Path
+) -> None:
+    (item,) = _items(tiktok_data_dir / SOURCES[2] / "videos.jsonl.gz", 1)
+    early, late = datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 6, 9, tzinfo=UTC)
+    newer = item.model_copy(update={"play_count": 900, "scraped_at": late})
+    older = item.model_copy(update={"play_count": 100, "scraped_at": early})
+    middle = item.model_copy(
+        update={"play_count": 500, "scraped_at": datetime(2025, 6, 5, tzinfo=UTC)}
+    )
+    await ingest_batch(session, [newer], source="a", default_scraped_at=WHEN)
+    await ingest_batch(session, [older, middle], source="a", default_scraped_at=WHEN)
+    video = await session.scalar(select(Video).where(Video.tiktok_id == item.id))
+    assert video is not None
+    await session.refresh(video)
+    assert (video.first_scraped_at, video.latest_scraped_at, video.latest_views) == (
+        early,
+        late,
+        900,
+    )
+    music = item.music_meta
+    assert music is not None
+    assert video.sound_key == sound_identity(music.music_id, music.music_name, music.music_author)
 
 
 def test_bad_items_are_rejected_with_reasons(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from virtuna.engine.history import trend_snapshot
 from virtuna.engine.types import TrendPhase
 from virtuna.kit.jsonfiles import iter_records
 from virtuna.models import TrendingHashtag, TrendingSound, TrendSnapshotRun
+from virtuna.trends import calculate
 from virtuna.trends import service as trends
 from virtuna.trends.calculate import calculate_trends
 from virtuna.videos.schemas import ScraperItem
@@ -111,6 +112,35 @@ async def test_series_counts_views_velocity_and_phase(session: AsyncSession) -> 
     assert sounds["id:111"].is_original is False  # a commercial track
     assert sounds["id:111"].phase == TrendPhase.RISING
     assert sounds["original sound - bob|bob"].is_original is True
+
+
+async def test_views_are_those_known_at_as_of_even_after_a_later_rescrape(
+    session: AsyncSession,
+) -> None:
+    await _seed(session)
+    before = await _calculate(session)
+    # Every video of the seed is scraped again after AS_OF with far more views.
+    items = _series_items("risetag", RISING, 0, **SONG)
+    rescraped = [
+        i.model_copy(update={"play_count": 10**9, "scraped_at": AS_OF + timedelta(days=2)})
+        for i in items
+    ]
+    await ingest_batch(session, rescraped, source="t", default_scraped_at=AS_OF)
+    # Other parameters, so a new snapshot is computed (over data that changed since).
+    again = await calculate_trends(session, windows=[7], top_n=40, as_of=AS_OF)
+    assert again.created
+    rows = {}
+    for snapshot in (before, again):
+        rows[snapshot.snapshot_id] = await session.scalar(
+            select(TrendingHashtag).where(
+                TrendingHashtag.snapshot_id == snapshot.snapshot_id,
+                TrendingHashtag.tag == "risetag",
+            )
+        )
+    first, second = rows[before.snapshot_id], rows[again.snapshot_id]
+    assert first is not None
+    assert second is not None
+    assert (second.total_views, second.median_views) == (first.total_views, first.median_views)
 
 
 async def test_recalculating_unchanged_data_writes_nothing(session: AsyncSession) -> None:
@@ -250,3 +280,25 @@ async def test_real_data_phases_are_plausible(session: AsyncSession, tiktok_data
     # never "emerging"; here its use falls off where the scrape thins out.
     assert by_tag["fyp"].series[-2] > 100
     assert by_tag["fyp"].phase == TrendPhase.DECLINING
+
+
+async def test_the_database_pre_ranking_agrees_with_the_exact_ranking(
+    session: AsyncSession, tiktok_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database keeps the top N (+ a margin) per window; with no margin at all it must
+    still pick exactly the keys the Python ranking picks, in the same order."""
+    path = tiktok_data_dir / "thienphucle-vn-feed" / "videos.jsonl.gz"
+    valid = [i for _, i in validate_items(iter_records(path)) if isinstance(i, ScraperItem)]
+    await ingest_batch(session, valid[-6000:], source="real", default_scraped_at=AS_OF)
+    ranked = {}
+    for margin, top_n in ((10_000, 120), (0, 121)):  # top_n differs: two snapshots
+        monkeypatch.setattr(calculate, "RANK_MARGIN", margin)
+        result = await calculate.calculate_trends(session, windows=[7, 30], top_n=top_n)
+        rows = await session.scalars(
+            select(TrendingHashtag)
+            .where(TrendingHashtag.snapshot_id == result.snapshot_id)
+            .order_by(TrendingHashtag.window_days, TrendingHashtag.rank)
+        )
+        ranked[margin] = [(r.window_days, r.tag) for r in rows if r.rank <= 120]
+    assert len(ranked[0]) > 100
+    assert ranked[0] == ranked[10_000]

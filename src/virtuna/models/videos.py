@@ -54,6 +54,13 @@ class Video(IdMixin, Base):
     web_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     source: Mapped[str] = mapped_column(String(100), nullable=False)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Maintained by ingest in the same upsert, so trend queries never scan the snapshots: the
+    # trend identity of the sound (``trends.calculate.sound_identity``), when the video was
+    # first and last scraped, and its views at the last scrape.
+    sound_key: Mapped[str | None] = mapped_column(String(600), nullable=True, index=True)
+    first_scraped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    latest_scraped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    latest_views: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class VideoHashtag(Base):
@@ -75,8 +82,9 @@ class VideoStats(IdMixin, Base):
     __tablename__ = "video_stats"
     __table_args__ = (UniqueConstraint("video_id", "scraped_at"),)
 
+    # No index of its own: the unique (video_id, scraped_at) one serves lookups by video.
     video_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("videos.id", ondelete="CASCADE"), nullable=False, index=True
+        ForeignKey("videos.id", ondelete="CASCADE"), nullable=False
     )
     scraped_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     views: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -14,10 +14,10 @@ number of stats rows seen): recomputing over unchanged data writes nothing.
 
 from __future__ import annotations
 
+import heapq
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,39 +25,27 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from virtuna.engine.features import GENERIC_HASHTAGS, sound_key
-from virtuna.engine.history import median
+from virtuna.engine.features import GENERIC_HASHTAGS
 from virtuna.engine.trends import is_generic_hashtag, is_original_sound
 from virtuna.models import TrendingHashtag, TrendingSound
 from virtuna.models.base import utcnow
-from virtuna.trends import repository
+from virtuna.trends import repository, series
 from virtuna.trends.lifecycle import classify_phase, growth
-from virtuna.trends.repository import Buckets
+from virtuna.trends.series import MAX_VELOCITY_FOR_RANK, MIN_VIDEOS, KeySeries, Plan
 
 log = structlog.get_logger("virtuna.trends")
 
 ALGORITHM = "series6-v1"
 SERIES_BUCKETS = 6
-MIN_VIDEOS = 2  # a key used once in the whole series is noise, not a trend
-MAX_VELOCITY_FOR_RANK = 10.0
+RANK_MARGIN = 50  # the database pre-ranks; Python ranks exactly among these extra keys
 
 
 @dataclass
 class _Series:
+    """One key's video counts and views per bucket of one window, oldest first."""
+
     counts: list[int]
     views: list[int]
-    title: str | None = None
-    author: str | None = None
-    original: int | None = None
-
-    @classmethod
-    def empty(cls) -> _Series:
-        return cls([0] * SERIES_BUCKETS, [0] * SERIES_BUCKETS)
-
-    def add(self, bucket: int, videos: int, views: int) -> None:
-        position = SERIES_BUCKETS - 1 - int(bucket)  # the query's bucket 0 is the newest
-        self.counts[position] += int(videos)
-        self.views[position] += int(views or 0)
 
     def is_candidate(self) -> bool:
         return sum(self.counts) >= MIN_VIDEOS and (self.counts[-1] > 0 or self.counts[-2] > 0)
@@ -91,13 +79,6 @@ class TrendCalculation:
         }
 
 
-def sound_identity(sound_id: str | None, title: str | None, author: str | None) -> str | None:
-    """A sound's key: TikTok's music id when known, else the engine's ``title|author``."""
-    if sound_id:
-        return f"id:{sound_id}"
-    return sound_key(title, author)
-
-
 def is_generic(tag: str) -> bool:
     return tag in GENERIC_HASHTAGS or is_generic_hashtag(tag)
 
@@ -109,13 +90,17 @@ def original_flag(flag: int | None, title: str) -> bool | None:
     return True if is_original_sound(title) else None
 
 
-def _top(series: dict[str, _Series], top_n: int) -> list[tuple[str, _Series]]:
-    candidates = [(k, s) for k, s in series.items() if s.is_candidate()]
-    candidates.sort(key=lambda item: (item[1].score(), item[0]), reverse=True)
-    return candidates[:top_n]
+def _top(rows: list[KeySeries], window: int, top_n: int) -> list[tuple[KeySeries, _Series]]:
+    """The ``top_n`` candidates by score, then current views, then key (all descending)."""
+    candidates = (
+        (row, s)
+        for row in rows
+        if (s := _Series(row.counts[window], row.views[window])).is_candidate()
+    )
+    return heapq.nlargest(top_n, candidates, key=lambda item: (item[1].score(), item[0].key))
 
 
-def _entry(rank: int, window: int, series: _Series, views: Sequence[int]) -> dict[str, Any]:
+def _entry(rank: int, window: int, series: _Series, median_views: float | None) -> dict[str, Any]:
     phase = classify_phase(series.counts)
     return {
         "id": uuid.uuid4(),
@@ -123,7 +108,7 @@ def _entry(rank: int, window: int, series: _Series, views: Sequence[int]) -> dic
         "rank": rank,
         "video_count": series.counts[-1],
         "total_views": series.views[-1],
-        "median_views": median(views) if views else None,
+        "median_views": median_views,
         "velocity": round(growth(series.counts[-2], series.counts[-1]), 4),
         "views_velocity": round(growth(series.views[-2], series.views[-1]), 4),
         "phase": phase.value if phase else None,
@@ -131,55 +116,43 @@ def _entry(rank: int, window: int, series: _Series, views: Sequence[int]) -> dic
     }
 
 
-async def _hashtag_entries(
-    session: AsyncSession, buckets: Buckets, window: int, top_n: int
-) -> list[dict[str, Any]]:
-    series: dict[str, _Series] = defaultdict(_Series.empty)
-    for tag, bucket, videos, views in await repository.hashtag_series(session, buckets):
-        series[tag].add(bucket, videos, views)
-    top = _top(series, top_n)
-    current: dict[str, list[int]] = defaultdict(list)
-    for tag, views in await repository.current_hashtag_views(session, buckets, [k for k, _ in top]):
-        current[tag].append(views)
-    return [
-        {**_entry(rank, window, s, current[tag]), "tag": tag, "is_generic": is_generic(tag)}
-        for rank, (tag, s) in enumerate(top, start=1)
-    ]
+def _identity(row: KeySeries, *, sound: bool) -> dict[str, Any]:
+    if not sound:
+        return {"tag": row.key, "is_generic": is_generic(row.key)}
+    return {
+        "sound_key": row.key,
+        "title": (row.title or row.key)[:500],
+        "author": row.author,
+        "is_original": original_flag(row.original, row.title or ""),
+    }
 
 
-async def _sound_entries(
-    session: AsyncSession, buckets: Buckets, window: int, top_n: int
+async def _entries(
+    session: AsyncSession, plan: Plan, top_n: int, *, sound: bool
 ) -> list[dict[str, Any]]:
-    series: dict[str, _Series] = defaultdict(_Series.empty)
-    for sound_id, title, author, bucket, videos, views, original in await repository.sound_series(
-        session, buckets
-    ):
-        key = sound_identity(sound_id, title, author)
-        if key is None:
-            continue
-        acc = series[key]
-        acc.add(bucket, videos, views)
-        acc.title = acc.title or title
-        acc.author = acc.author or author
-        if original is not None:
-            acc.original = max(acc.original or 0, int(original))
-    top = _top(series, top_n)
-    wanted = {k for k, _ in top}
-    current: dict[str, list[int]] = defaultdict(list)
-    for sound_id, title, author, views in await repository.current_sound_views(session, buckets):
-        key = sound_identity(sound_id, title, author)
-        if key in wanted:
-            current[key].append(views)
-    return [
-        {
-            **_entry(rank, window, s, current[key]),
-            "sound_key": key,
-            "title": (s.title or key)[:500],
-            "author": s.author,
-            "is_original": original_flag(s.original, s.title or ""),
-        }
-        for rank, (key, s) in enumerate(top, start=1)
-    ]
+    """The top entries of every window for one kind (sounds or hashtags)."""
+    rows = await series.key_series(session, plan, sounds=sound, keep=top_n + RANK_MARGIN)
+    entries: list[dict[str, Any]] = []
+    for window in plan.windows:
+        top = _top(rows, window, top_n)
+        keys = [row.key for row, _ in top]
+        medians = await series.current_medians(session, plan, window, keys, sounds=sound)
+        entries += [
+            {**_entry(rank, window, s, medians.get(row.key)), **_identity(row, sound=sound)}
+            for rank, (row, s) in enumerate(top, start=1)
+        ]
+    return entries
+
+
+async def _compute(
+    session: AsyncSession, plan: Plan, top_n: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+    """(hashtag entries, sound entries, known videos per window)."""
+    await series.tune(session)
+    hashtags = await _entries(session, plan, top_n, sound=False)
+    sounds = await _entries(session, plan, top_n, sound=True)
+    totals = {str(w): await series.count_known(session, plan, w) for w in plan.windows}
+    return hashtags, sounds, totals
 
 
 async def calculate_trends(
@@ -203,39 +176,18 @@ async def calculate_trends(
     )
     if existing is not None:
         return TrendCalculation(existing.id, as_of, False, source_rows, window_list)
-    sounds: list[dict[str, Any]] = []
-    hashtags: list[dict[str, Any]] = []
-    totals: dict[str, int] = {}
-    for window in window_list:
-        buckets = Buckets(as_of, timedelta(days=window), SERIES_BUCKETS)
-        hashtags += await _hashtag_entries(session, buckets, window, top_n)
-        sounds += await _sound_entries(session, buckets, window, top_n)
-        totals[str(window)] = await repository.count_videos_between(
-            session, as_of - timedelta(days=window), as_of
-        )
+    plan = Plan(as_of, tuple(window_list), SERIES_BUCKETS, session.get_bind().dialect.name)
+    hashtags, sounds, totals = await _compute(session, plan, top_n)
     duration_ms = round((time.perf_counter() - started) * 1000)
-    snapshot_id = await repository.insert_snapshot(
+    snapshot_id = await _store(
         session,
-        {
-            "id": uuid.uuid4(),
-            "as_of": as_of,
-            "algorithm": ALGORITHM,
-            "params": params,
-            "source_rows": source_rows,
-            "windows": window_list,
-            "totals": totals,
-            "duration_ms": duration_ms,
-            "computed_at": utcnow(),
-        },
+        TrendCalculation(None, as_of, True, source_rows, window_list, duration_ms=duration_ms),
+        params=params,
+        totals=totals,
+        entries={TrendingSound: sounds, TrendingHashtag: hashtags},
     )
     if snapshot_id is None:  # a concurrent calculation stored the same snapshot first
         return TrendCalculation(None, as_of, False, source_rows, window_list)
-    await repository.insert_entries(
-        session, TrendingSound, [{**s, "snapshot_id": snapshot_id} for s in sounds]
-    )
-    await repository.insert_entries(
-        session, TrendingHashtag, [{**h, "snapshot_id": snapshot_id} for h in hashtags]
-    )
     if retention is not None:
         await repository.delete_snapshots_before(session, utcnow() - retention, snapshot_id)
     result = TrendCalculation(
@@ -243,3 +195,35 @@ async def calculate_trends(
     )
     log.info("trends.calculated", **result.as_dict())
     return result
+
+
+async def _store(
+    session: AsyncSession,
+    calc: TrendCalculation,
+    *,
+    params: str,
+    totals: dict[str, int],
+    entries: dict[Any, list[dict[str, Any]]],
+) -> uuid.UUID | None:
+    """Insert the snapshot and its entries; None if the same snapshot already exists."""
+    assert calc.as_of is not None
+    snapshot_id = await repository.insert_snapshot(
+        session,
+        {
+            "id": uuid.uuid4(),
+            "as_of": calc.as_of,
+            "algorithm": ALGORITHM,
+            "params": params,
+            "source_rows": calc.source_rows,
+            "windows": calc.windows,
+            "totals": totals,
+            "duration_ms": calc.duration_ms,
+            "computed_at": utcnow(),
+        },
+    )
+    if snapshot_id is not None:
+        for model, rows in entries.items():
+            await repository.insert_entries(
+                session, model, [{**row, "snapshot_id": snapshot_id} for row in rows]
+            )
+    return snapshot_id

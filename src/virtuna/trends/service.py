@@ -11,7 +11,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,6 +69,44 @@ async def _latest(session: AsyncSession) -> TrendSnapshotRun:
     return snapshot
 
 
+Page = TypeVar("Page", SoundPage, HashtagPage)
+
+
+async def _listing(
+    session: AsyncSession,
+    page: type[Page],
+    *,
+    window: int | None,
+    phase: TrendPhase | None,
+    limit: int,
+    offset: int,
+    **filters: Any,
+) -> Page:
+    """One page of the latest snapshot's sounds or hashtags (``page`` says which)."""
+    snapshot = await _latest(session)
+    days = _window(snapshot, window)
+    model, entry = (
+        (TrendingSound, SoundEntry) if page is SoundPage else (TrendingHashtag, HashtagEntry)
+    )
+    rows, total = await repository.list_entries(
+        session,
+        model,
+        snapshot_id=snapshot.id,
+        window_days=days,
+        phase=phase.value if phase else None,
+        offset=offset,
+        limit=limit,
+        **filters,
+    )
+    return page(
+        snapshot=_info(snapshot),
+        window_days=days,
+        total=total,
+        items=[entry.model_validate(r) for r in rows],
+        next_offset=offset + limit if offset + limit < total else None,
+    )
+
+
 async def list_sounds(
     session: AsyncSession,
     *,
@@ -79,25 +117,15 @@ async def list_sounds(
     limit: int,
     offset: int,
 ) -> SoundPage:
-    snapshot = await _latest(session)
-    days = _window(snapshot, window)
-    rows, total = await repository.list_entries(
+    return await _listing(
         session,
-        TrendingSound,
-        snapshot_id=snapshot.id,
-        window_days=days,
-        phase=phase.value if phase else None,
+        SoundPage,
+        window=window,
+        phase=phase,
+        limit=limit,
+        offset=offset,
         search=search,
         original=original,
-        offset=offset,
-        limit=limit,
-    )
-    return SoundPage(
-        snapshot=_info(snapshot),
-        window_days=days,
-        total=total,
-        items=[SoundEntry.model_validate(r) for r in rows],
-        next_offset=offset + limit if offset + limit < total else None,
     )
 
 
@@ -111,25 +139,15 @@ async def list_hashtags(
     limit: int,
     offset: int,
 ) -> HashtagPage:
-    snapshot = await _latest(session)
-    days = _window(snapshot, window)
-    rows, total = await repository.list_entries(
+    return await _listing(
         session,
-        TrendingHashtag,
-        snapshot_id=snapshot.id,
-        window_days=days,
-        phase=phase.value if phase else None,
+        HashtagPage,
+        window=window,
+        phase=phase,
+        limit=limit,
+        offset=offset,
         search=search.lower().lstrip("#") if search else None,
         include_generic=include_generic,
-        offset=offset,
-        limit=limit,
-    )
-    return HashtagPage(
-        snapshot=_info(snapshot),
-        window_days=days,
-        total=total,
-        items=[HashtagEntry.model_validate(r) for r in rows],
-        next_offset=offset + limit if offset + limit < total else None,
     )
 
 
@@ -205,7 +223,15 @@ async def _engine_entries(session: AsyncSession, snapshot: TrendSnapshotRun) -> 
         window_days=days,
         limit=ENGINE_MAX_HASHTAGS,
     )
-    entries = (
+    entries = _as_engine(sounds, tags)
+    _ENGINE_CACHE[snapshot.id] = entries
+    while len(_ENGINE_CACHE) > 4:
+        _ENGINE_CACHE.popitem(last=False)
+    return entries
+
+
+def _as_engine(sounds: Sequence[TrendingSound], tags: Sequence[TrendingHashtag]) -> EngineEntries:
+    return (
         tuple(
             SoundTrend(
                 sound_id=s.sound_key,
@@ -231,10 +257,6 @@ async def _engine_entries(session: AsyncSession, snapshot: TrendSnapshotRun) -> 
             for h in tags
         ),
     )
-    _ENGINE_CACHE[snapshot.id] = entries
-    while len(_ENGINE_CACHE) > 4:
-        _ENGINE_CACHE.popitem(last=False)
-    return entries
 
 
 def _same_sound(trend: SoundTrend, key: str, title_only: bool) -> bool:

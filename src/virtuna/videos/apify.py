@@ -1,5 +1,5 @@
 """The Apify scraper through apify-client: start a run with an ad-hoc webhook, re-read a
-run, and page through a dataset.
+run, page through a dataset, and scrape a list of post URLs in one waited-for run.
 
 The webhook secret travels in a header set by ``headersTemplate`` (never in the URL or the
 body, where it would be logged or echoed back — ENGINE_SPEC §8.13). Run facts are always
@@ -12,11 +12,11 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, cast, get_args
 
 from apify_client import ApifyClientAsync
-from apify_client._typeddicts import WebhookRepresentationDict
 from apify_client.errors import ApifyApiError
+from apify_client.types import WebhooksList
 
 from virtuna.config import Settings
 from virtuna.errors import ServiceUnavailable
@@ -30,6 +30,16 @@ RunEvent = Literal[
 RUN_EVENTS: tuple[RunEvent, ...] = get_args(RunEvent)
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "ABORTED", "TIMED-OUT"})
 PAGE_SIZE = 1000
+
+
+class AdHocWebhook(TypedDict):
+    """An ad-hoc webhook in the API's own spelling (WebhookRepresentation, INTEGRATIONS.md
+    §1a); apify-client accepts this camelCase form as is."""
+
+    eventTypes: list[str]
+    requestUrl: str
+    headersTemplate: str
+    idempotencyKey: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,27 +92,56 @@ def trending_input(settings: Settings) -> dict[str, Any]:
     }
 
 
+def profiles_input(settings: Settings, handles: list[str]) -> dict[str, Any]:
+    """Actor input that scrapes the latest videos of these creators' profiles."""
+    return {
+        "profiles": list(handles),
+        "resultsPerPage": settings.apify_profile_results,
+        "profileScrapeSections": ["videos"],
+        "profileSorting": "latest",
+        "proxyCountryCode": "None",
+    }
+
+
 async def start_trending_run(settings: Settings, *, idempotency_key: str) -> RunInfo:
     """Start the configured actor on the configured hashtags, with the callback webhook."""
+    return await _start_with_webhook(
+        settings, trending_input(settings), settings.apify_max_items, idempotency_key
+    )
+
+
+async def start_profiles_run(
+    settings: Settings, handles: list[str], *, idempotency_key: str
+) -> RunInfo:
+    """Start the actor on creator profiles; its webhook defers the ingest like a trending run."""
+    run_input = profiles_input(settings, handles)
+    max_items = len(handles) * settings.apify_profile_results
+    return await _start_with_webhook(settings, run_input, max_items, idempotency_key)
+
+
+async def _start_with_webhook(
+    settings: Settings, run_input: dict[str, Any], max_items: int, idempotency_key: str
+) -> RunInfo:
     if settings.apify_webhook_secret is None:
         # The receiver refuses every delivery without a secret: a run would be wasted.
         raise ServiceUnavailable("APIFY_WEBHOOK_SECRET is not set: webhook deliveries refused")
     secret = settings.apify_webhook_secret.get_secret_value()
-    hook: WebhookRepresentationDict = {
-        "event_types": list(RUN_EVENTS),
-        "request_url": webhook_url(settings),
-        "headers_template": json.dumps({SECRET_HEADER: secret}),
-        "idempotency_key": idempotency_key,
+    hook: AdHocWebhook = {
+        "eventTypes": list(RUN_EVENTS),
+        "requestUrl": webhook_url(settings),
+        "headersTemplate": json.dumps({SECRET_HEADER: secret}),
+        "idempotencyKey": idempotency_key,
     }
     run = await (
         _client(settings)
         .actor(settings.apify_actor_id)
         .start(
-            run_input=trending_input(settings),
-            max_items=settings.apify_max_items,
+            run_input=run_input,
+            max_items=max_items,
             memory_mbytes=settings.apify_memory_mb,
             run_timeout=timedelta(seconds=settings.apify_timeout_seconds),
-            webhooks=[hook],
+            # The client's public webhooks type names its own TypedDicts; ours has their shape.
+            webhooks=cast(WebhooksList, [hook]),
         )
     )
     return _info(run)
@@ -133,3 +172,43 @@ async def dataset_pages(
         offset += max(page.count, len(page.items))
         if page.count == 0 or offset >= page.total:
             return
+
+
+def post_urls_input(urls: list[str]) -> dict[str, Any]:
+    """Actor input that scrapes exactly these videos (no related ones)."""
+    return {
+        "postURLs": list(urls),
+        "scrapeRelatedVideos": False,
+        "resultsPerPage": 1,
+        "proxyCountryCode": "None",
+    }
+
+
+async def scrape_post_urls(
+    settings: Settings, urls: list[str], *, wait: timedelta
+) -> tuple[RunInfo, list[Any]]:
+    """One actor run over all ``urls``: start it, wait up to ``wait``, read its dataset.
+
+    The run's own timeout is ``wait`` too, so a run we stopped waiting for is not left
+    running (and billing). A run that did not finish in time returns no items.
+    """
+    run = await (
+        _client(settings)
+        .actor(settings.apify_actor_id)
+        .call(
+            run_input=post_urls_input(urls),
+            max_items=len(urls),
+            memory_mbytes=settings.apify_memory_mb,
+            run_timeout=wait,
+            wait_duration=wait,
+            logger=None,  # no log streaming: status and dataset are all we read
+        )
+    )
+    if run is None:
+        raise ServiceUnavailable("the Apify run disappeared before it finished")
+    info = _info(run)
+    items: list[Any] = []
+    if info.finished and info.dataset_id:
+        async for page in dataset_pages(settings, info.dataset_id):
+            items.extend(page)
+    return info, items

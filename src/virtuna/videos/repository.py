@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -33,8 +33,10 @@ async def _upsert(
     *,
     conflict: Conflict,
     order_by: Sequence[str],
-) -> None:
-    """Insert ``rows`` (sorted by ``order_by`` by the caller) with ``conflict`` handling.
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` (sorted by ``order_by`` by the caller) with ``conflict`` handling;
+    on PostgreSQL, the ``returning`` expressions of the rows written.
 
     SQLite: one executemany (it loops in C). PostgreSQL: COPY into a session temp table,
     then one ``INSERT … SELECT … ORDER BY key ON CONFLICT …``. psycopg's executemany sends
@@ -45,9 +47,26 @@ async def _upsert(
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         await connection.execute(conflict(_insert(session, model)), rows)
-        return
+        return []
     table = model.__table__
     columns = list(rows[0])
+    staging = await _copy_to_staging(connection, table, columns, rows)
+    source = (
+        select(*(literal_column(c) for c in columns))
+        .select_from(text(staging))
+        .order_by(*(literal_column(c) for c in order_by))
+    )
+    stmt = conflict(postgresql.insert(table).from_select(columns, source))
+    if returning:
+        stmt = stmt.returning(*(literal_column(r) for r in returning))
+    result = await connection.execute(stmt)
+    return [tuple(row) for row in result] if returning else []
+
+
+async def _copy_to_staging(
+    connection: AsyncConnection, table: Any, columns: list[str], rows: list[dict[str, Any]]
+) -> str:
+    """COPY ``rows`` into the session's (emptied) staging table for ``table``; its name."""
     staging = await _staging_table(connection, table)
     raw = await connection.get_raw_connection()
     pg = raw.driver_connection
@@ -56,12 +75,7 @@ async def _upsert(
         async with cursor.copy(f"COPY {staging} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 await copy.write_row([_copy_value(row[c]) for c in columns])
-    source = (
-        select(*(literal_column(c) for c in columns))
-        .select_from(text(staging))
-        .order_by(*(literal_column(c) for c in order_by))
-    )
-    await connection.execute(conflict(postgresql.insert(table).from_select(columns, source)))
+    return staging
 
 
 async def _staging_table(connection: AsyncConnection, table: Any) -> str:
@@ -107,13 +121,26 @@ _VIDEO_UPDATABLE = (
     "duration_seconds",
     "web_url",
     "author_handle",
+    "sound_key",
 )
 
 
 def _video_conflict(stmt: Any) -> Any:
+    new, old = stmt.excluded, Video.__table__.c
+    newer = new.latest_scraped_at >= func.coalesce(old.latest_scraped_at, new.latest_scraped_at)
     return stmt.on_conflict_do_update(
         index_elements=["tiktok_id"],
-        set_={name: getattr(stmt.excluded, name) for name in _VIDEO_UPDATABLE},
+        set_={
+            **{name: getattr(new, name) for name in _VIDEO_UPDATABLE},
+            # The latest snapshot's views win whatever order scrapes are ingested in.
+            "latest_views": _case(newer, new.latest_views, old.latest_views),
+            "latest_scraped_at": _case(newer, new.latest_scraped_at, old.latest_scraped_at),
+            "first_scraped_at": _case(
+                new.first_scraped_at < func.coalesce(old.first_scraped_at, new.first_scraped_at),
+                new.first_scraped_at,
+                func.coalesce(old.first_scraped_at, new.first_scraped_at),
+            ),
+        },
     )
 
 
@@ -121,10 +148,15 @@ def _nothing(stmt: Any) -> Any:
     return stmt.on_conflict_do_nothing()
 
 
-async def upsert_videos(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        rows = sorted(rows, key=lambda r: r["tiktok_id"])
-        await _upsert(session, Video, rows, conflict=_video_conflict, order_by=["tiktok_id"])
+async def upsert_videos(
+    session: AsyncSession, rows: list[dict[str, Any]], *, returning: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
+    if not rows:
+        return []
+    rows = sorted(rows, key=lambda r: r["tiktok_id"])
+    return await _upsert(
+        session, Video, rows, conflict=_video_conflict, order_by=["tiktok_id"], returning=returning
+    )
 
 
 async def insert_hashtags(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -156,6 +188,25 @@ async def insert_stats(
             session, VideoStats, fresh, conflict=_nothing, order_by=["video_id", "scraped_at"]
         )
     return keys - seen
+
+
+async def insert_new_stats(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL: insert-or-nothing, sorted by key; the (video_id, scraped_at) inserted."""
+    returned = await _upsert(
+        session,
+        VideoStats,
+        rows,
+        conflict=_nothing,
+        order_by=["video_id", "scraped_at"],
+        returning=["video_id", "scraped_at"],
+    )
+    return [(uuid.UUID(str(v)), _utc(at)) for v, at in returned]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _creator_conflict(stmt: Any) -> Any:

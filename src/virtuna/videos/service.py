@@ -16,8 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from virtuna.engine.features import sound_key
 from virtuna.models.base import utcnow
-from virtuna.videos import repository
+from virtuna.videos import bulk
 from virtuna.videos.schemas import ScraperItem
 
 BATCH_SIZE = 1000
@@ -86,8 +87,18 @@ def _latest_per_video(items: list[ScraperItem], default_scraped_at: datetime) ->
     return list(best.values())
 
 
-def _video_row(item: ScraperItem, source: str) -> dict[str, Any]:
+def sound_identity(sound_id: str | None, title: str | None, author: str | None) -> str | None:
+    """A sound's trend key: TikTok's music id when known, else the engine's ``title|author``."""
+    if sound_id:
+        return f"id:{sound_id}"
+    return sound_key(title, author)
+
+
+def _video_row(
+    item: ScraperItem, source: str, first_scraped_at: datetime, scraped_at: datetime
+) -> dict[str, Any]:
     music = item.music_meta
+    sound = (music.music_id, music.music_name, music.music_author) if music else (None,) * 3
     return {
         "id": uuid.uuid4(),
         "tiktok_id": item.id,
@@ -103,7 +114,20 @@ def _video_row(item: ScraperItem, source: str) -> dict[str, Any]:
         "web_url": item.web_video_url,
         "source": source,
         "first_seen_at": utcnow(),
+        "sound_key": sound_identity(*sound),
+        "first_scraped_at": first_scraped_at,
+        "latest_scraped_at": scraped_at,
+        "latest_views": item.play_count,
     }
+
+
+def _first_scrapes(items: list[ScraperItem], default_scraped_at: datetime) -> dict[str, datetime]:
+    first: dict[str, datetime] = {}
+    for item in items:
+        when = item.scraped_at or default_scraped_at
+        if item.id not in first or when < first[item.id]:
+            first[item.id] = when
+    return first
 
 
 def _creator_rows(items: list[ScraperItem], default_scraped_at: datetime) -> list[dict[str, Any]]:
@@ -136,23 +160,17 @@ async def ingest_batch(
     unique = _latest_per_video(items, default_scraped_at)
     if not unique:
         return report
-    known = await repository.existing_video_ids(session, [i.id for i in unique])
-    report.new = sum(1 for i in unique if i.id not in known)
-    await repository.upsert_creators(session, _creator_rows(unique, default_scraped_at))
-    await repository.upsert_videos(session, [_video_row(i, source) for i in unique])
-    ids = await repository.existing_video_ids(session, [i.id for i in unique])
-    await repository.insert_hashtags(
+    first = _first_scrapes(items, default_scraped_at)
+    ids, added = await bulk.write_videos(
         session,
-        [
-            {"video_id": ids[i.id], "tag": tag, "posted_at": i.create_time}
-            for i in unique
-            for tag in i.tag_names()
-        ],
+        _creator_rows(unique, default_scraped_at),
+        [_video_row(i, source, first[i.id], i.scraped_at or default_scraped_at) for i in unique],
     )
+    report.new = len(added)
     stats = [_stats_row(i, ids[i.id], default_scraped_at, run_id) for i in items]
-    fresh = await repository.insert_stats(session, stats)
+    fresh = await bulk.insert_stats(session, stats)
     report.snapshots = len(fresh)
-    refreshed = {video_id for video_id, _ in fresh} - {ids[t] for t in ids if t not in known}
+    refreshed = {video_id for video_id, _ in fresh} - {ids[t] for t in added}
     report.updated = len(refreshed)
     report.unchanged = len(unique) - report.new - report.updated
     return report

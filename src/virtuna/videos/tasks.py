@@ -1,4 +1,5 @@
-"""Scraping jobs: start the trending scrape; ingest a finished run (deferred by the webhook)."""
+"""Scraping jobs: start the trending scrape; ingest a finished run (deferred by the webhook);
+re-scrape stale creator profiles."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 from virtuna.jobs import JobContext, RetryPolicy, task
 from virtuna.kit.db import unit_of_work
-from virtuna.videos import scraping
+from virtuna.models.base import utcnow
+from virtuna.videos import creators, scraping
 
 INGEST_TASK = "ingest-apify-run"
 
@@ -40,4 +42,17 @@ async def ingest_apify_run(
         run_id=run_id,
         event_id=uuid.UUID(event_id) if event_id else None,
         progress=ctx.report,
+    )
+
+
+@task(
+    creators.REFRESH_TASK,
+    schedule_setting="schedule_refresh_competitors",
+    retry=RetryPolicy(max_attempts=3, base_delay_seconds=60.0),
+    lock=creators.REFRESH_TASK,
+)
+async def refresh_competitors(ctx: JobContext, handles: list[str] | None = None) -> dict[str, Any]:
+    """Re-scrape the profiles of tracked (or the given) creators that are unknown or stale."""
+    return await creators.refresh_profiles(
+        ctx.sessions, ctx.settings, job_id=ctx.job_id, now=utcnow(), handles=handles
     )

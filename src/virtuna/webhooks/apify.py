@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import hmac
 import json
+import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from virtuna.config import Settings
 from virtuna.errors import BadRequest, ServiceUnavailable, Unauthorized, ValidationFailed
 from virtuna.jobs import JobQueue
+from virtuna.kit.metrics import WEBHOOKS
 from virtuna.kit.web import ERRORS_INPUT, Session, get_state
 from virtuna.models import ExternalEvent
 from virtuna.videos.apify import SECRET_HEADER
@@ -85,6 +90,33 @@ def _queue(request: Request) -> JobQueue:
     return queue
 
 
+async def _store(
+    session: AsyncSession, delivery: ApifyDelivery, external_id: str, raw: dict[str, Any]
+) -> tuple[uuid.UUID, bool, datetime | None]:
+    """Store the delivery once and commit; (event id, new?, handled at). A database that is
+    down or locked answers 503 so that Apify delivers again later (W4)."""
+    try:
+        event_id, new = await store_event(
+            session,
+            source=SOURCE,
+            external_id=external_id,
+            event_type=delivery.event_type,
+            payload=raw,
+        )
+        # Committed before deferring: the job must find the row, and a lost defer is repaired
+        # by Apify's redelivery (the event is still unhandled then, so it is deferred again).
+        # Read before committing: on SQLite a read after the commit would open a new write
+        # transaction and hold the lock the queue's own connection needs to defer.
+        handled = await session.scalar(
+            select(ExternalEvent.handled_at).where(ExternalEvent.id == event_id)
+        )
+        await session.commit()
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("webhook.apify.db_unavailable", error=str(exc.orig or exc)[:200])
+        raise ServiceUnavailable("database unavailable: deliver again later") from exc
+    return event_id, new, handled
+
+
 # The body is read by hand (the raw delivery is stored as sent); this documents its shape.
 _BODY_SCHEMA = {
     "type": "object",
@@ -107,7 +139,8 @@ _BODY_SCHEMA = {
     responses={
         **ERRORS_INPUT,
         400: ERRORS_INPUT[422] | {"description": "Body is not a JSON object"},
-        503: ERRORS_INPUT[422] | {"description": "Job queue unavailable; Apify retries"},
+        503: ERRORS_INPUT[422]
+        | {"description": "Job queue or database unavailable; Apify retries"},
     },
     openapi_extra={
         "security": [],
@@ -123,22 +156,16 @@ async def apify_webhook(
     secret: Annotated[str | None, Header(alias=SECRET_HEADER)] = None,
 ) -> WebhookAck:
     """Receive a run event from Apify (secret header required)."""
-    verify_secret(get_state(request).settings, secret)
+    try:
+        verify_secret(get_state(request).settings, secret)
+    except Unauthorized:
+        WEBHOOKS.labels(source=SOURCE, outcome="rejected").inc()
+        raise
     queue = _queue(request)
     raw, delivery = await _payload(request)
     run_id = delivery.event_data.actor_run_id
     external_id = f"{delivery.event_type}:{run_id}"
-    event_id, new = await store_event(
-        session, source=SOURCE, external_id=external_id, event_type=delivery.event_type, payload=raw
-    )
-    # Committed before deferring: the job must find the row, and a lost defer is repaired by
-    # Apify's redelivery (the event is still unhandled then, so it is deferred again).
-    # Read before committing: on SQLite a read after the commit would open a new write
-    # transaction and hold the lock the queue's own connection needs to defer.
-    handled = await session.scalar(
-        select(ExternalEvent.handled_at).where(ExternalEvent.id == event_id)
-    )
-    await session.commit()
+    event_id, new, handled = await _store(session, delivery, external_id, raw)
     job_id = None
     if handled is None:
         job_id = await queue.defer(
@@ -154,4 +181,5 @@ async def apify_webhook(
         dispatch_id=request.headers.get("x-apify-webhook-dispatch-id"),
         queued=job_id is not None,
     )
+    WEBHOOKS.labels(source=SOURCE, outcome="new" if new else "duplicate").inc()
     return WebhookAck(received=True, duplicate=not new, queued=job_id is not None)
