@@ -1,0 +1,1 @@
+"""Video uploads and local video signals: sniffing, streaming storage, PyAV measurement."""
