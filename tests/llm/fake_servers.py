@@ -4,6 +4,11 @@ A raw asyncio HTTP/1.1 server (one request per connection) so it can misbehave t
 providers do: hang, trickle keep-alive newlines, answer 429 with Retry-After, 5xx, refuse,
 or return malformed / schema-violating JSON. ``script`` holds per-request modes (consumed in
 order); after it runs out, ``mode`` applies. Every request is recorded with its arrival time.
+
+It also speaks Gemini's Files API as the google-genai SDK drives it (INTEGRATIONS.md §2b):
+``POST /upload/v1/files`` (resumable start → ``x-goog-upload-url``), ``POST`` chunks to that
+URL (``upload`` / ``upload, finalize`` → ``x-goog-upload-status``), ``GET /v1/files/{id}``
+answering the states in ``file_states`` in turn (e.g. PROCESSING, then ACTIVE or FAILED).
 """
 
 from __future__ import annotations
@@ -88,6 +93,13 @@ class FakeLLMServer:
     delay: float = 0.0
     answer: Callable[[str], dict[str, Any]] = default_answer
     seen: list[Seen] = field(default_factory=list)
+    file_states: list[str] = field(default_factory=lambda: ["PROCESSING", "ACTIVE"])
+    files: dict[str, bytes] = field(default_factory=dict)  # live "files/…" name -> bytes
+    uploaded: dict[str, bytes] = field(default_factory=dict)  # every upload, deleted or not
+    file_polls: int = 0
+    deleted: list[str] = field(default_factory=list)  # files the client deleted
+    _sessions: dict[str, bytearray] = field(default_factory=dict)
+    _mime: dict[str, str] = field(default_factory=dict)
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -122,12 +134,18 @@ class FakeLLMServer:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
-            path = lines[0].split(" ")[1]
+            method, path = lines[0].split(" ")[:2]
             headers = {
                 k.strip().lower(): v.strip()
                 for k, _, v in (line.partition(":") for line in lines[1:] if line)
             }
             body = await reader.readexactly(int(headers.get("content-length", "0")))
+            if path.startswith(("/upload/", "/upload-session/")) or (
+                method in ("GET", "DELETE") and "/files/" in path
+            ):
+                writer.write(self._files_api(method, path, headers, body))
+                await writer.drain()
+                return
             seen = Seen(path, headers, json.loads(body or b"{}"), time.monotonic())
             self.seen.append(seen)
             mode = self.script.pop(0) if self.script else self.mode
@@ -162,6 +180,50 @@ class FakeLLMServer:
         )
         writer.write(_head(200, {}, payload))
         await writer.drain()
+
+    def _files_api(self, method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        self.seen.append(Seen(path, headers, {"size": len(body)}, time.monotonic()))
+        host = headers.get("host", "127.0.0.1")
+        if path.startswith("/upload/"):  # resumable start
+            ident = f"f{len(self._sessions) + 1}"
+            self._sessions[ident] = bytearray()
+            self._mime[ident] = headers.get("x-goog-upload-header-content-type", "")
+            extra = {
+                "x-goog-upload-url": f"http://{host}/upload-session/{ident}",
+                "x-goog-upload-status": "active",
+            }
+            return _head(200, extra, b"{}")
+        if path.startswith("/upload-session/"):
+            ident = path.rsplit("/", 1)[1]
+            self._sessions[ident] += body
+            if "finalize" not in headers.get("x-goog-upload-command", ""):
+                return _head(200, {"x-goog-upload-status": "active"}, b"{}")
+            self.files[f"files/{ident}"] = bytes(self._sessions[ident])
+            self.uploaded[f"files/{ident}"] = self.files[f"files/{ident}"]
+            payload = json.dumps({"file": self._file(ident, host, "PROCESSING")}).encode()
+            return _head(200, {"x-goog-upload-status": "final"}, payload)
+        ident = path.split("?")[0].rsplit("/", 1)[1]
+        if f"files/{ident}" not in self.files:
+            return _head(404, {}, _error(404, True))
+        if method == "DELETE":
+            self.deleted.append(f"files/{ident}")
+            del self.files[f"files/{ident}"]
+            return _head(200, {}, b"{}")
+        self.file_polls += 1
+        state = self.file_states.pop(0) if len(self.file_states) > 1 else self.file_states[0]
+        return _head(200, {}, json.dumps(self._file(ident, host, state)).encode())
+
+    def _file(self, ident: str, host: str, state: str) -> dict[str, Any]:
+        file: dict[str, Any] = {
+            "name": f"files/{ident}",
+            "uri": f"http://{host}/v1/files/{ident}",
+            "mimeType": self._mime.get(ident, "video/mp4"),
+            "sizeBytes": str(len(self._sessions.get(ident, b""))),
+            "state": state,
+        }
+        if state == "FAILED":
+            file["error"] = {"code": 400, "message": "The video could not be processed."}
+        return file
 
 
 def _head(status: int, headers: dict[str, str], body: bytes | None = None) -> bytes:

@@ -8,6 +8,8 @@ source of "database is locked" under contention). PostgreSQL goes through psycop
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -72,6 +74,57 @@ async def unit_of_work(
 ) -> AsyncIterator[AsyncSession]:
     """One transaction: commit if the block succeeds, roll back if it raises."""
     async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+@asynccontextmanager
+async def read_phase(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A short read-only transaction on ``session``, ended (committed) on exit.
+
+    On SQLite it starts with a plain ``BEGIN`` (``READ_ONLY``), so it takes no write lock and
+    never waits on writers; on PostgreSQL reads take no row locks anyway. Used to split a
+    request into phases so that no transaction stays open across slow network work.
+    """
+    if not session.in_transaction():
+        await session.connection(execution_options=READ_ONLY)
+    try:
+        yield session
+    except BaseException:
+        await session.rollback()
+        raise
+    await session.commit()
+
+
+_writers: dict[tuple[int, int], asyncio.Lock] = {}
+
+
+def _sqlite_writer_lock(session: AsyncSession) -> asyncio.Lock | None:
+    """One lock per SQLite database per event loop: this process's writers queue on it (in
+    order, woken at once) instead of polling the file lock through ``busy_timeout``, whose
+    back-off sleeps grow to 100 ms; other processes still meet at the file lock."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return None
+    key = (id(bind.engine), id(asyncio.get_running_loop()))
+    lock = _writers.get(key)
+    if lock is None:
+        if len(_writers) > 64:  # loops and engines of finished tests/commands
+            _writers.clear()
+        lock = _writers[key] = asyncio.Lock()
+    return lock
+
+
+@asynccontextmanager
+async def write_phase(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A short write transaction on ``session``: committed if the block succeeds, else rolled
+    back (``BEGIN IMMEDIATE`` on SQLite, so its read-then-write never upgrades a lock)."""
+    lock = _sqlite_writer_lock(session)
+    async with lock if lock is not None else contextlib.nullcontext():
         try:
             yield session
             await session.commit()

@@ -6,6 +6,7 @@
 
 Redis holds three keys per provider: ``failures`` (INCR, reset by a success), ``open`` (exists
 for the cool-down, ``PX``) and ``probe`` (``SET NX PX``: the one caller that wins it probes).
+The acquire check and the probe claim run as one Lua script, so they are atomic.
 A probe that never reports back frees the token when its ``PX`` expires. When Redis is absent
 or unreachable, the in-process state machine with the same rules takes over (a warning is
 logged once per outage) — a closed Redis port must never turn into failed analyses.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,7 +42,9 @@ class BreakerStore(Protocol):
 
     async def success(self, name: str, permit: Permit) -> None: ...
 
-    async def failure(self, name: str, permit: Permit, policy: BreakerPolicy) -> None: ...
+    async def failure(self, name: str, permit: Permit, policy: BreakerPolicy) -> bool | None:
+        """Count a failure; True when the breaker is open afterwards."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -74,15 +78,26 @@ class LocalBreakerStore:
     async def success(self, name: str, permit: Permit) -> None:
         self._states[name] = _LocalState()
 
-    async def failure(self, name: str, permit: Permit, policy: BreakerPolicy) -> None:
+    async def failure(self, name: str, permit: Permit, policy: BreakerPolicy) -> bool:
         state = self._states.setdefault(name, _LocalState())
         state.failures += 1
         if permit.probe or state.failures >= policy.failure_threshold:
             state.open_until = self.clock() + policy.cooldown_seconds
             state.probe_until = 0.0
+            return True
+        return False
 
     async def aclose(self) -> None:
         return None
+
+
+# 0: refused (open, or another caller holds the probe), 1: closed, call freely, 2: the probe.
+_ACQUIRE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[1]) then return 1 end
+if redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', tonumber(ARGV[3])) then return 2 end
+return 0
+"""
 
 
 class RedisBreakerStore:
@@ -108,7 +123,7 @@ class RedisBreakerStore:
         if self._client is None or self._loop is not loop:
             # A client is bound to the loop it first ran on (the CLI runs one loop per call).
             self._client = aioredis.from_url(
-                self.url, socket_connect_timeout=0.25, socket_timeout=0.25
+                self.url, socket_connect_timeout=0.5, socket_timeout=0.5
             )
             self._loop = loop
         return self._client
@@ -139,14 +154,17 @@ class RedisBreakerStore:
         token = uuid.uuid4().hex
 
         async def op(client: Any) -> Permit | None:
-            is_open, failures = await client.mget(open_key, failures_key)
-            if is_open is not None:
-                return None
-            if int(failures or 0) < policy.failure_threshold:
-                return Permit(probe=False)
+            # One script, so the check and the probe claim are atomic: a caller that read
+            # "not open" just before a failed probe re-opened the breaker must not win the
+            # token the probe released (measured: two probes 0.15 s apart without it).
             ttl = int(policy.probe_ttl_seconds * 1000)
-            won = await client.set(probe_key, token, nx=True, px=ttl)
-            return Permit(probe=True, token=token) if won else None
+            verdict = await client.eval(
+                _ACQUIRE, 3, open_key, failures_key, probe_key,
+                policy.failure_threshold, token, ttl,
+            )  # fmt: skip
+            if int(verdict) == 0:
+                return None
+            return Permit(probe=True, token=token) if int(verdict) == 2 else Permit(probe=False)
 
         ok, permit = await self._shared(op)
         if not ok:
@@ -165,11 +183,11 @@ class RedisBreakerStore:
         if not ok:
             await self.local.success(name, permit)
 
-    async def failure(self, name: str, permit: Permit, policy: BreakerPolicy) -> None:
+    async def failure(self, name: str, permit: Permit, policy: BreakerPolicy) -> bool:
         failures_key, open_key, probe_key = self._keys(name)
         cooldown = int(policy.cooldown_seconds * 1000)
 
-        async def op(client: Any) -> None:
+        async def op(client: Any) -> bool:
             async with client.pipeline(transaction=True) as pipe:
                 pipe.incr(failures_key)
                 # Forget stale failures eventually, so a breaker never stays half-open forever.
@@ -179,10 +197,13 @@ class RedisBreakerStore:
                 await client.set(open_key, "1", px=cooldown)
                 if permit.probe:
                     await client.delete(probe_key)
+                return True
+            return False
 
-        ok, _ = await self._shared(op)
+        ok, opened = await self._shared(op)
         if not ok:
-            await self.local.failure(name, permit, policy)
+            return await self.local.failure(name, permit, policy)
+        return bool(opened)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -190,20 +211,48 @@ class RedisBreakerStore:
             self._client = None
 
 
-class CircuitBreaker:
-    """One provider's breaker: a name, a policy and the store holding its state."""
+StateObserver = Callable[[str, bool], None]  # (provider, is_open), e.g. a metrics gauge
 
-    def __init__(self, name: str, store: BreakerStore, policy: BreakerPolicy) -> None:
+
+class CircuitBreaker:
+    """One provider's breaker: a name, a policy and the store holding its state.
+
+    ``on_state`` (optional) hears this process's view of the state after each transition it
+    sees: open when a call is refused or a failure opens it, closed after a success.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        store: BreakerStore,
+        policy: BreakerPolicy,
+        *,
+        on_state: StateObserver | None = None,
+    ) -> None:
         self.name = name
         self.store = store
         self.policy = policy
+        self.on_state = on_state
 
     async def acquire(self) -> Permit | None:
         """A permit to call the provider, or None: fail fast, move to the next provider."""
-        return await self.store.acquire(self.name, self.policy)
+        permit = await self.store.acquire(self.name, self.policy)
+        if permit is None:
+            self._tell(True)
+        return permit
 
     async def success(self, permit: Permit) -> None:
         await self.store.success(self.name, permit)
+        self._tell(False)
 
     async def failure(self, permit: Permit) -> None:
-        await self.store.failure(self.name, permit, self.policy)
+        if await self.store.failure(self.name, permit, self.policy):
+            self._tell(True)
+
+    def _tell(self, is_open: bool) -> None:
+        if self.on_state is None:
+            return
+        try:
+            self.on_state(self.name, is_open)
+        except Exception:  # an observer must never break a call
+            log.debug("llm.breaker.observer_failed", exc_info=True)

@@ -20,10 +20,11 @@ breaker; bad output does not (the provider is up, the answer was poor).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from time import perf_counter
@@ -50,6 +51,7 @@ from virtuna.engine.llm.provider import (
     ProviderConnectionError,
     ProviderHTTPError,
     Role,
+    VideoAttachment,
 )
 
 T = TypeVar("T", bound=BaseModel)
@@ -62,6 +64,8 @@ class ChainLink:
     provider: LLMProvider
     breaker: CircuitBreaker
     timeout: float  # seconds for one attempt
+    # Seconds for one attempt that carries a video (upload, processing, answer); None: timeout.
+    video_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ class Answer(Generic[T]):
     model: str
     cost_cents: float  # every attempt of this call, failed ones and other providers included
     prompt_version: str
+    saw_video: bool = False  # the answering provider was sent the request's video
 
 
 class AttemptTimeout(LLMUnavailable):
@@ -100,6 +105,7 @@ class StructuredCaller:
         budget_seconds: float = 30.0,
         max_retries: int = 1,
         backoff_seconds: float = 0.5,
+        observer: Callable[[CallRecord], None] | None = None,
     ) -> None:
         if not chain:
             raise ValueError(f"no provider configured for the {role} role")
@@ -109,19 +115,25 @@ class StructuredCaller:
         self.budget_seconds = budget_seconds  # used when no request deadline is set
         self.max_retries = max(0, min(1, max_retries))  # L3: at most 2 attempts per provider
         self.backoff_seconds = backoff_seconds
+        # Told of every record (the service counts them in its metrics); never fails a call.
+        self.observer = observer
 
     @property
     def label(self) -> str:
         return ",".join(f"{link.provider.name}:{link.provider.model}" for link in self.chain)
 
-    async def call(self, values: Mapping[str, str], schema: type[T]) -> Answer[T]:
+    async def call(
+        self, values: Mapping[str, str], schema: type[T], *, video: VideoAttachment | None = None
+    ) -> Answer[T]:
         if remaining_budget() is None:
             with llm_deadline(self.budget_seconds):
-                return await self._call(values, schema)
-        return await self._call(values, schema)
+                return await self._call(values, schema, video)
+        return await self._call(values, schema, video)
 
-    async def _call(self, values: Mapping[str, str], schema: type[T]) -> Answer[T]:
-        request = self._request(values, schema)
+    async def _call(
+        self, values: Mapping[str, str], schema: type[T], video: VideoAttachment | None
+    ) -> Answer[T]:
+        request = replace(self._request(values, schema), video=video)
         run = _Run()
         errors: list[tuple[str, LLMError]] = []
         for link in self.chain:
@@ -129,13 +141,21 @@ class StructuredCaller:
             if remaining is not None and remaining <= 0:
                 errors.append(("deadline", LLMUnavailable("no time left in the LLM budget")))
                 break
+            sent = request if _watches_video(link) else replace(request, video=None)
             try:
-                value = await self._provider(link, request, schema, run)
+                value = await self._provider(link, sent, schema, run)
             except LLMError as exc:
                 errors.append((link.provider.name, exc))
                 continue
             provider = link.provider
-            return Answer(value, provider.name, provider.model, run.spent, self.prompt.version)
+            return Answer(
+                value,
+                provider.name,
+                provider.model,
+                run.spent,
+                self.prompt.version,
+                saw_video=sent.video is not None,
+            )
         summary = "; ".join(f"{name}: {e}" for name, e in errors)
         if all(isinstance(e, LLMBadOutput) for _, e in errors):
             raise LLMBadOutput(f"{self.role}: no valid answer ({summary})")
@@ -209,6 +229,8 @@ class StructuredCaller:
         self, link: ChainLink, request: CompletionRequest, schema: type[T], run: _Run
     ) -> T:
         timeout = link.timeout
+        if request.video is not None and link.video_timeout is not None:
+            timeout = link.video_timeout
         remaining = remaining_budget()
         if remaining is not None:
             timeout = min(timeout, remaining)
@@ -259,24 +281,37 @@ class StructuredCaller:
         cost = provider.pricing.cost_cents(completion, started_at) if completion else 0.0
         run.spent += cost
         run.attempts += 1
-        record_call(
-            CallRecord(
-                provider=provider.name,
-                model=provider.model,
-                role=self.role,
-                attempt=run.attempts,
-                prompt_version=self.prompt.version,
-                outcome=outcome,
-                input_tokens=completion.input_tokens if completion else 0,
-                output_tokens=completion.output_tokens if completion else 0,
-                cached_input_tokens=completion.cached_input_tokens if completion else 0,
-                cost_cents=cost,
-                latency_ms=round((perf_counter() - start) * 1000, 3),
-                started_at=started_at,
-                error_class=_error_name(error),
-                http_status=status,
-            )
+        record = CallRecord(
+            provider=provider.name,
+            model=provider.model,
+            role=self.role,
+            attempt=run.attempts,
+            prompt_version=self.prompt.version,
+            outcome=outcome,
+            input_tokens=completion.input_tokens if completion else 0,
+            output_tokens=completion.output_tokens if completion else 0,
+            cached_input_tokens=completion.cached_input_tokens if completion else 0,
+            cost_cents=cost,
+            latency_ms=round((perf_counter() - start) * 1000, 3),
+            started_at=started_at,
+            error_class=_error_name(error),
+            http_status=status,
         )
+        record_call(record)
+        _observe(self.observer, record)
+
+
+def _watches_video(link: ChainLink) -> bool:
+    return bool(getattr(link.provider, "supports_video", False))
+
+
+def _observe(observer: Callable[[CallRecord], None] | None, record: CallRecord) -> None:
+    if observer is None:
+        return
+    try:
+        observer(record)
+    except Exception:  # metrics must never turn into a failed analysis
+        return
 
 
 def _error_name(error: BaseException | str | None) -> str | None:
@@ -319,7 +354,16 @@ def parse_answer(completion: Completion, schema: type[T]) -> T:
 
 
 def inline_schema(schema: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON Schema with ``$ref``s resolved: not every provider follows refs."""
+    """The model's JSON Schema with ``$ref``s resolved: not every provider follows refs.
+
+    Generated once per model (pydantic takes ~10 ms per generation, three per analysis);
+    each caller gets its own copy."""
+    copy: dict[str, Any] = json.loads(_inline_schema_json(schema))
+    return copy
+
+
+@functools.cache
+def _inline_schema_json(schema: type[BaseModel]) -> str:
     raw = schema.model_json_schema()
     defs = raw.pop("$defs", {})
 
@@ -333,5 +377,4 @@ def inline_schema(schema: type[BaseModel]) -> dict[str, Any]:
             return [resolve(item) for item in node]
         return node
 
-    resolved: dict[str, Any] = resolve(raw)
-    return resolved
+    return json.dumps(resolve(raw))

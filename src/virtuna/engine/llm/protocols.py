@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from virtuna.engine.errors import LLMBadOutput
+from virtuna.engine.llm.provider import VideoAttachment
 
 CONTENT_FACTOR_NAMES: tuple[str, ...] = (
     "Scroll-Stop Power",
@@ -74,7 +75,8 @@ class ContentRequest:
     language: str | None
     hashtags: tuple[str, ...]
     duration_seconds: float | None
-    video_ref: str | None  # upload path or TikTok URL, for adapters that can see video
+    video_ref: str | None  # upload path or TikTok URL (informational; never fetched)
+    video: VideoAttachment | None = None  # a stored upload a video-capable model may watch
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class ContentAnalysis:
     provider: str
     model: str
     prompt_version: str | None = None  # e.g. "content.v1"; None for fakes
+    video_seen: bool = False  # the answering model was shown the uploaded video itself
 
     def __post_init__(self) -> None:
         if len(self.factors) != 5:
@@ -118,7 +121,7 @@ def brief_from_analysis(analysis: ContentAnalysis) -> ContentBrief:
         factor_notes=tuple((f.name, f.rationale, f.improvement_tip) for f in analysis.factors),
         overall_impression=analysis.overall_impression,
         content_summary=analysis.content_summary,
-        video_assessed=analysis.video_signals is not None,
+        video_assessed=analysis.video_signals is not None or analysis.video_seen,
     )
 
 

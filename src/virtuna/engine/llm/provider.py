@@ -52,11 +52,23 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoAttachment:
+    """An uploaded video stored by the service, for providers that can watch it."""
+
+    path: str
+    mime_type: str
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class CompletionRequest:
     system: str
     messages: tuple[Message, ...]
     schema_name: str
     json_schema: dict[str, object]
+    # Shown (with the first user turn) only to providers whose ``supports_video`` is True;
+    # the caller strips it for the others, which then judge the text alone.
+    video: VideoAttachment | None = None
 
 
 @dataclass(frozen=True, slots=True)

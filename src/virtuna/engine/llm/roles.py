@@ -48,7 +48,7 @@ class LLMContentAnalyzer:
             request.content_type, request.niche, request.hashtags, request.duration_seconds
         )
         values |= {"language": request.language or UNKNOWN, "text": request.text}
-        answer = await self.caller.call(values, ContentOut)
+        answer = await self.caller.call(values, ContentOut, video=request.video)
         by_name = {f.name: f for f in answer.value.factors}
         factors = tuple(
             ContentFactor(
@@ -68,6 +68,7 @@ class LLMContentAnalyzer:
             provider=answer.provider,
             model=answer.model,
             prompt_version=answer.prompt_version,
+            video_seen=answer.saw_video,
         )
 
 
