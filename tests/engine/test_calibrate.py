@@ -129,6 +129,18 @@ def test_gate_refuses_a_calibrator_that_would_worsen_nll() -> None:
     assert decision.params == {}
 
 
+def test_gate_refuses_a_calibrator_that_improves_nll_but_not_ece() -> None:
+    # 80 rows (24 held out): temperature scaling lowers the held-out NLL but its ECE rises,
+    # so it is not a double win and the prediction stays uncalibrated.
+    probs, tiers, _ = _simulate(80, 1.6, seed=1)
+    decision = fit_with_gate(probs, tiers, min_rows=50)
+    candidate = decision.candidates["temperature"]
+    assert candidate["nll"] < decision.before["nll"]
+    assert candidate["ece"] > decision.before["ece"]
+    assert not decision.activate
+    assert decision.kind is None
+
+
 def test_gate_needs_the_minimum_number_of_rows() -> None:
     probs, tiers, _ = _simulate(49, 2.0)
     decision = fit_with_gate(probs, tiers, min_rows=50)

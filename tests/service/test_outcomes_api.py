@@ -179,6 +179,20 @@ async def test_analysis_outcomes_compare_at_the_horizon(
     assert comparison["probability_of_observed_tier"] == pytest.approx(probs[2])
     assert comparison["tier_error"] == 3 - comparison["predicted_tier"]
 
+    # GET /api/analysis/{id} itself shows the stored result with the same outcomes.
+    detail = (await client.get(f"/api/analysis/{analysis_id}", headers=auth)).json()
+    assert detail["id"] == analysis_id
+    assert detail["tier_probabilities"] == probs
+    assert {"overall_score", "tier", "confidence", "is_calibrated", "factors"} <= set(detail)
+    assert detail["outcomes"] == view["outcomes"]
+    assert detail["comparison"] == comparison
+    assert detail["follow_ups"] == []
+    other = await users.create_user(session, email=f"x{uuid.uuid4().hex[:6]}@example.com")
+    hidden = await client.get(
+        f"/api/analysis/{analysis_id}", headers={"Authorization": f"Bearer {other.api_key}"}
+    )
+    assert hidden.status_code == 404
+
 
 async def test_pending_lists_unreported_posts_after_48_hours(
     client: httpx.AsyncClient, auth: dict[str, str], session: AsyncSession

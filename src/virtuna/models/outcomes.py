@@ -73,6 +73,9 @@ class OutcomeFollowUp(IdMixin, TimestampMixin, Base):
     # pending → running (claimed) → done | failed; never back to pending once scraped.
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # When the current claim was taken: a "running" row whose claim is older than the stale
+    # threshold belonged to a worker that died, and may be claimed again.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 

@@ -1,8 +1,8 @@
 """Outcome, track-record and calibration-report routes.
 
-``GET /api/analysis/{id}/outcomes`` is a route of its own rather than a field of
-``GET /api/analysis/{id}``: predictions sits below outcomes and may not import it, and the
-analysis response stays exactly the stored engine result.
+``GET /api/analysis/{id}`` lives here rather than in predictions: it shows the stored
+engine result *and* the analysis's outcomes and comparison, and predictions sits below
+outcomes (it may not import them). ``/api/analysis/{id}/outcomes`` is the outcomes part alone.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from virtuna.outcomes import calibration, service
 from virtuna.outcomes.ledger import TierReference
 from virtuna.outcomes.schemas import (
     Accuracy,
+    AnalysisDetail,
     AnalysisOutcomes,
     OutcomeCreate,
     OutcomeRead,
@@ -76,6 +77,18 @@ async def profile_accuracy(
     """How the caller's predictions compared with their outcomes."""
     horizon = get_state(request).settings.calibration_horizon_days
     return await service.accuracy(session, user=user, tiers=tiers, horizon_days=horizon)
+
+
+@router.get("/analysis/{analysis_id}", response_model=AnalysisDetail, responses=ERRORS_OBJECT)
+async def get_analysis(
+    analysis_id: uuid.UUID, request: Request, user: CurrentUser, session: Session, tiers: Tiers
+) -> AnalysisDetail:
+    """One analysis with its outcomes and how the prediction compared; another user's id
+    answers 404."""
+    horizon = get_state(request).settings.calibration_horizon_days
+    return await service.analysis_detail(
+        session, user=user, analysis_id=analysis_id, tiers=tiers, horizon_days=horizon
+    )
 
 
 @router.get(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, exists, func, select, update
+from sqlalchemy import ColumnElement, Row, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -136,17 +136,28 @@ async def follow_ups_of(session: AsyncSession, analysis_id: uuid.UUID) -> list[O
     return list((await session.scalars(stmt)).all())
 
 
-async def due_follow_ups(
-    session: AsyncSession, *, now: datetime, limit: int
-) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """(follow-up id, analysis id) of due pending rows of at most ``limit`` analyses.
+def _due_or_stale(now: datetime, stale_before: datetime) -> ColumnElement[bool]:
+    """Pending and due, or running under a claim older than ``stale_before`` (a dead worker)."""
+    return or_(
+        and_(OutcomeFollowUp.status == "pending", OutcomeFollowUp.due_at <= now),
+        and_(
+            OutcomeFollowUp.status == "running",
+            or_(OutcomeFollowUp.claimed_at.is_(None), OutcomeFollowUp.claimed_at < stale_before),
+        ),
+    )
 
-    Every due row of a chosen analysis is returned, so one fetch can serve them all.
+
+async def due_follow_ups(
+    session: AsyncSession, *, now: datetime, stale_before: datetime, limit: int
+) -> list[Row[Any]]:
+    """(id, analysis_id, url, status) of claimable rows of at most ``limit`` analyses.
+
+    Every claimable row of a chosen analysis is returned, so one fetch can serve them all.
     """
-    due = (OutcomeFollowUp.status == "pending", OutcomeFollowUp.due_at <= now)
+    claimable = _due_or_stale(now, stale_before)
     analyses = (
         select(OutcomeFollowUp.analysis_id)
-        .where(*due)
+        .where(claimable)
         .group_by(OutcomeFollowUp.analysis_id)
         .order_by(func.min(OutcomeFollowUp.due_at), OutcomeFollowUp.analysis_id)
         .limit(limit)
@@ -155,26 +166,101 @@ async def due_follow_ups(
     if not chosen:
         return []
     stmt = (
-        select(OutcomeFollowUp.id, OutcomeFollowUp.analysis_id)
-        .where(*due, OutcomeFollowUp.analysis_id.in_(chosen))
+        select(
+            OutcomeFollowUp.id,
+            OutcomeFollowUp.analysis_id,
+            OutcomeFollowUp.posted_url.label("url"),
+            OutcomeFollowUp.status,
+        )
+        .where(claimable, OutcomeFollowUp.analysis_id.in_(chosen))
         .order_by(OutcomeFollowUp.due_at, OutcomeFollowUp.id)
     )
-    return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
+    return list((await session.execute(stmt)).all())
 
 
-async def claim_follow_up(session: AsyncSession, follow_up_id: uuid.UUID) -> bool:
-    """pending → running, atomically: only one worker can win a row."""
+async def count_due(session: AsyncSession, *, now: datetime) -> int:
+    stmt = select(func.count()).where(
+        OutcomeFollowUp.status == "pending", OutcomeFollowUp.due_at <= now
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def claim_follow_up(
+    session: AsyncSession, follow_up_id: uuid.UUID, *, now: datetime, stale_before: datetime
+) -> bool:
+    """Due pending (or stale running) → running since ``now``, atomically: one winner."""
     result = await session.execute(
         update(OutcomeFollowUp)
-        .where(OutcomeFollowUp.id == follow_up_id, OutcomeFollowUp.status == "pending")
-        .values(status="running", attempts=OutcomeFollowUp.attempts + 1)
+        .where(OutcomeFollowUp.id == follow_up_id, _due_or_stale(now, stale_before))
+        .values(status="running", claimed_at=now, attempts=OutcomeFollowUp.attempts + 1)
     )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return _rowcount(result) == 1
 
 
-async def get_follow_up(session: AsyncSession, follow_up_id: uuid.UUID) -> OutcomeFollowUp | None:
-    found: OutcomeFollowUp | None = await session.get(OutcomeFollowUp, follow_up_id)
-    return found
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _held(ids: Sequence[uuid.UUID], claimed_at: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Rows still held by the claim taken at ``claimed_at`` (not finished, not taken over)."""
+    return (
+        OutcomeFollowUp.id.in_(ids),
+        OutcomeFollowUp.status == "running",
+        OutcomeFollowUp.claimed_at == claimed_at,
+    )
+
+
+async def finish_claim(
+    session: AsyncSession, ids: Sequence[uuid.UUID], *, claimed_at: datetime, now: datetime,
+    error: str | None,
+) -> bool:  # fmt: skip
+    """running → done for the rows this claim still holds; False if it holds none."""
+    result = await session.execute(
+        update(OutcomeFollowUp)
+        .where(*_held(ids, claimed_at))
+        .values(status="done", finished_at=now, error=error)
+    )
+    return _rowcount(result) > 0
+
+
+async def release_claim(
+    session: AsyncSession, ids: Sequence[uuid.UUID], *, claimed_at: datetime, error: str,
+    now: datetime, retry_at: datetime, max_attempts: int,
+) -> str:  # fmt: skip
+    """Held rows back to pending at ``retry_at`` ("retry"), or "failed" once out of attempts."""
+    failed = await session.execute(
+        update(OutcomeFollowUp)
+        .where(*_held(ids, claimed_at), OutcomeFollowUp.attempts >= max_attempts)
+        .values(status="failed", finished_at=now, error=error)
+    )
+    retried = await session.execute(
+        update(OutcomeFollowUp)
+        .where(*_held(ids, claimed_at))
+        .values(status="pending", due_at=retry_at, error=error)
+    )
+    if _rowcount(failed):
+        return "failed"
+    return "retry" if _rowcount(retried) else "lost"
+
+
+async def give_up_stale(
+    session: AsyncSession, *, stale_before: datetime, max_attempts: int, now: datetime
+) -> int:
+    """Stale running rows already claimed ``max_attempts`` times → failed; how many."""
+    result = await session.execute(
+        update(OutcomeFollowUp)
+        .where(
+            OutcomeFollowUp.status == "running",
+            or_(OutcomeFollowUp.claimed_at.is_(None), OutcomeFollowUp.claimed_at < stale_before),
+            OutcomeFollowUp.attempts >= max_attempts,
+        )
+        .values(
+            status="failed",
+            finished_at=now,
+            error=f"claimed {max_attempts} times by workers that never finished",
+        )
+    )
+    return _rowcount(result)
 
 
 async def retime_pending(

@@ -9,6 +9,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from virtuna.engine.urls import InvalidTikTokUrl, parse_tiktok_url
+from virtuna.predictions.schemas import AnalysisRead
 
 # Plausible upper bounds: TikTok's most-viewed videos are below 3e9 views.
 MAX_VIEWS = 10_000_000_000
@@ -126,6 +127,14 @@ class AnalysisOutcomes(BaseModel):
     outcomes: list[OutcomeRead]
     follow_ups: list[FollowUpRead]
     comparison: Comparison | None
+
+
+class AnalysisDetail(AnalysisRead):
+    """``GET /api/analysis/{id}``: the stored result, plus what happened after posting."""
+
+    outcomes: list[OutcomeRead] = Field(default_factory=list)
+    follow_ups: list[FollowUpRead] = Field(default_factory=list)
+    comparison: Comparison | None = None
 
 
 class PendingItem(BaseModel):

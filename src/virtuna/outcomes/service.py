@@ -6,6 +6,7 @@ Services take ``session`` first and only flush; the request or job owns the tran
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from virtuna.outcomes.ledger import (
 )
 from virtuna.outcomes.schemas import (
     Accuracy,
+    AnalysisDetail,
     AnalysisOutcomes,
     Comparison,
     FollowUpRead,
@@ -32,6 +34,7 @@ from virtuna.outcomes.schemas import (
     PendingItem,
     PendingPage,
 )
+from virtuna.predictions import service as predictions
 from virtuna.training.metrics import spearman
 
 CHECKPOINTS: dict[str, timedelta] = {"48h": timedelta(hours=48), "7d": timedelta(days=7)}
@@ -179,12 +182,18 @@ def _comparison(
     )
 
 
-async def analysis_outcomes(
-    session: AsyncSession, *, user: User, analysis_id: uuid.UUID,
-    tiers: TierReference | None, horizon_days: int,
-) -> AnalysisOutcomes:  # fmt: skip
+@dataclass(frozen=True)
+class _Track:
+    posted_at: datetime | None
+    outcomes: list[OutcomeRead]
+    follow_ups: list[FollowUpRead]
+    comparison: Comparison | None
+
+
+async def _track(
+    session: AsyncSession, analysis: Analysis, tiers: TierReference | None, horizon_days: int
+) -> _Track:
     """The analysis's snapshots, scheduled scrapes, and how the prediction compared."""
-    analysis = await _owned(session, user, analysis_id)
     snapshots = await repository.outcomes_of(session, [analysis.id])
     posted = posted_time(analysis.scheduled_for, analysis.created_at, snapshots)
     at = at_horizon(posted, snapshots, timedelta(days=horizon_days))
@@ -193,12 +202,7 @@ async def analysis_outcomes(
     if latest is not None and tiers is not None:
         comparison = _comparison(analysis, latest, at is not None, tiers, horizon_days)
     follow_ups = await repository.follow_ups_of(session, analysis.id)
-    return AnalysisOutcomes(
-        analysis_id=analysis.id,
-        overall_score=analysis.overall_score,
-        tier_probabilities=analysis.tier_probabilities,
-        is_calibrated=analysis.is_calibrated,
-        calibrator_version=analysis.calibrator_version,
+    return _Track(
         posted_at=posted if snapshots else analysis.scheduled_for,
         outcomes=[outcome_read(o, tiers) for o in snapshots],
         follow_ups=[
@@ -206,6 +210,46 @@ async def analysis_outcomes(
             for f in follow_ups
         ],  # fmt: skip
         comparison=comparison,
+    )
+
+
+async def analysis_outcomes(
+    session: AsyncSession, *, user: User, analysis_id: uuid.UUID,
+    tiers: TierReference | None, horizon_days: int,
+) -> AnalysisOutcomes:  # fmt: skip
+    """The owner's view of an analysis's outcomes (``/api/analysis/{id}/outcomes``)."""
+    analysis = await _owned(session, user, analysis_id)
+    track = await _track(session, analysis, tiers, horizon_days)
+    return AnalysisOutcomes(
+        analysis_id=analysis.id,
+        overall_score=analysis.overall_score,
+        tier_probabilities=analysis.tier_probabilities,
+        is_calibrated=analysis.is_calibrated,
+        calibrator_version=analysis.calibrator_version,
+        posted_at=track.posted_at,
+        outcomes=track.outcomes,
+        follow_ups=track.follow_ups,
+        comparison=track.comparison,
+    )
+
+
+async def analysis_detail(
+    session: AsyncSession, *, user: User, analysis_id: uuid.UUID,
+    tiers: TierReference | None, horizon_days: int,
+) -> AnalysisDetail:  # fmt: skip
+    """``GET /api/analysis/{id}``: the stored result (whoever predictions lets read it) with
+    its outcomes, follow-up scrapes and how the prediction compared."""
+    stored = await predictions.get_for(session, user=user, analysis_id=analysis_id)
+    analysis = await repository.get_analysis(session, analysis_id)
+    assert analysis is not None  # get_for just found it
+    track = await _track(session, analysis, tiers, horizon_days)
+    return AnalysisDetail.model_validate(
+        {
+            **stored.model_dump(),
+            "outcomes": track.outcomes,
+            "follow_ups": track.follow_ups,
+            "comparison": track.comparison,
+        }
     )
 
 

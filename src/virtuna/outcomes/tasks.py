@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import structlog
 
 from virtuna.config import Settings
 from virtuna.jobs import JobContext, RetryPolicy, task
 from virtuna.kit.db import unit_of_work
-from virtuna.outcomes import calibration, follow_up
+from virtuna.outcomes import calibration, follow_up, repository
 from virtuna.outcomes.ledger import TierReference
 from virtuna.predictions.calibration import clear_cache
 from virtuna.predictions.engine_factory import load_predictor
+
+log = structlog.get_logger("virtuna.outcomes.tasks")
 
 
 def tier_reference(settings: Settings) -> TierReference | None:
@@ -69,5 +74,11 @@ async def outcome_follow_up(ctx: JobContext) -> dict[str, Any]:
     """OUT-01: scrape posted videos at 48 h and 7 days after posting, once each."""
     fetcher = follow_up.fetcher_for(ctx)
     if fetcher is None:
-        return {"status": "skipped", "reason": "no post-metrics scraper configured"}
-    return await follow_up.follow_up(ctx.sessions, fetcher=fetcher)
+        # Recorded on the job run (and logged): the rows wait, nothing pretends to succeed.
+        async with unit_of_work(ctx.sessions) as session:
+            due = await repository.count_due(session, now=datetime.now(UTC))
+        reason = "no post-metrics scraper configured (APIFY_TOKEN is not set)"
+        log.warning("outcome.follow_up.skipped", reason=reason, due=due)
+        return {"status": "skipped", "reason": reason, "due": due}
+    stale = timedelta(minutes=ctx.settings.outcome_follow_up_stale_minutes)
+    return await follow_up.follow_up(ctx.sessions, fetcher=fetcher, stale_after=stale)

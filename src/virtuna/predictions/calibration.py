@@ -95,9 +95,14 @@ async def _load(session: AsyncSession) -> dict[Key, ActiveCalibrator]:
     return out
 
 
+def clock() -> float:
+    """The cache's clock (monotonic seconds; tests move it to expire the cache)."""
+    return time.monotonic()
+
+
 async def active_calibrators(session: AsyncSession) -> Mapping[Key, ActiveCalibrator]:
     url = session.get_bind().engine.url.render_as_string(hide_password=True)
-    now = time.monotonic()
+    now = clock()
     cached = _cache.get(url, now)
     if cached is None:
         cached = await _load(session)
