@@ -1,8 +1,9 @@
 """The admission gate for scoring routes: rate limit and quota before the work, the charge
 (and the analysis metrics) after it.
 
-Endpoints take ``gate: AnalysisGate`` and call ``await gate.charge(session, results)`` before
-returning; a refused charge raises 429 and rolls the request's transaction back.
+Endpoints take ``gate: AnalysisGate`` and call ``await gate.charge(session, results)`` in the
+transaction that stores the results; a refused charge raises 429 and rolls it back. The early
+check runs in its own short read-only transaction, so nothing is held while the route scores.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from virtuna.billing.ratelimit import PlanRateLimiter
 from virtuna.config import Settings
 from virtuna.engine.result import AnalysisResult
 from virtuna.errors import RateLimited
+from virtuna.kit.db import read_phase
 from virtuna.kit.metrics import record_analysis, record_stage
 from virtuna.kit.observability import stage_breadcrumb
 from virtuna.kit.web import AppState, Session, get_state
@@ -69,7 +71,8 @@ async def analysis_gate(
                 f"too many scoring requests for plan {user.plan!r}; slow down",
                 details={"retry_after": wait, "plan": user.plan},
             )
-        await service.ensure_quota(session, settings=state.settings, user=user)
+        async with read_phase(session):  # a cheap early refusal; the charge decides
+            await service.ensure_quota(session, settings=state.settings, user=user)
         yield Gate(state.settings, user)
 
 

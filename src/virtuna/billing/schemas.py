@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -14,3 +15,14 @@ class QuotaRead(BaseModel):
     left: int | None
     resets_at: datetime
     rate_limit_per_minute: int | None = Field(description="Scoring requests per minute.")
+
+
+class ProfileRead(BaseModel):
+    """The caller: who they are, their plan, and where they stand against its quota."""
+
+    id: uuid.UUID
+    email: str
+    plan: str
+    is_admin: bool
+    created_at: datetime
+    quota: QuotaRead

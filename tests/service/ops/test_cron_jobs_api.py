@@ -125,6 +125,7 @@ async def test_every_admin_route_refuses_anonymous_and_normal_users(
     operations = _admin_operations(openapi)
     assert ("GET", "/api/jobs") in operations
     assert ("GET", "/api/jobs/{run_id}") in operations
+    assert ("GET", "/admin") in operations  # the dashboard
     _, user_key = await make_user(ops_settings)
     _, admin_key = await make_user(ops_settings, admin=True)
     for method, template in operations:
