@@ -44,6 +44,7 @@ from virtuna.engine.features import (
 from virtuna.engine.types import MLPrediction
 
 FORMAT_VERSION = 1
+FOLLOWERS_FEATURE = "log_followers"
 MODEL_FILE = "model.txt"
 SCALE_FILE = "scale.txt"
 META_FILE = "bundle.json"
@@ -53,6 +54,39 @@ PIPELINE_CHUNK = 2048  # rows per chunk when bulk scoring overlaps features and 
 
 class BundleError(RuntimeError):
     """A bundle directory that is missing, incomplete or of an unknown format."""
+
+
+@dataclass(frozen=True)
+class FollowersPrior:
+    """Shrinks predicted log-views toward a followers-only line:
+    ``(1 - alpha) * mu + alpha * (intercept + slope * log_followers)`` where followers are
+    known. ``alpha`` is chosen at training time by leave-one-source-out inside the
+    training data (``virtuna.training.shrink``): how far a model must lean on followers
+    to stay at least as good as followers alone on a source it never saw."""
+
+    alpha: float
+    intercept: float
+    slope: float
+    center: float  # mean log followers of the fitted rows (baseline of its contribution)
+
+    def apply(self, mu: FloatArray, log_followers: FloatArray) -> FloatArray:
+        line = self.intercept + self.slope * np.nan_to_num(log_followers, nan=self.center)
+        shrunk = (1.0 - self.alpha) * mu + self.alpha * line
+        return np.asarray(np.where(np.isfinite(log_followers), shrunk, mu), dtype=np.float64)
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "alpha": self.alpha,
+            "intercept": self.intercept,
+            "slope": self.slope,
+            "center": self.center,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> FollowersPrior | None:
+        if not raw:
+            return None
+        return cls(*(float(raw[k]) for k in ("alpha", "intercept", "slope", "center")))
 
 
 @dataclass(frozen=True)
@@ -68,6 +102,7 @@ class BundleMeta:
     metrics: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     libraries: dict[str, str] = field(default_factory=dict)
+    followers_prior: FollowersPrior | None = None
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -84,6 +119,7 @@ class BundleMeta:
             "metrics": self.metrics,
             "params": self.params,
             "libraries": self.libraries,
+            "followers_prior": self.followers_prior.to_json() if self.followers_prior else None,
         }
 
     @classmethod
@@ -105,6 +141,7 @@ class BundleMeta:
             metrics=dict(raw.get("metrics", {})),
             params=dict(raw.get("params", {})),
             libraries=dict(raw.get("libraries", {})),
+            followers_prior=FollowersPrior.from_json(raw.get("followers_prior")),
         )
 
 
@@ -181,7 +218,14 @@ class ModelBundle:
         return np.ascontiguousarray(X[:, idx])
 
     def predict_log_views(self, X: FloatArray) -> FloatArray:
-        return self._run(self.booster, X)
+        return self.shrink(X, self._run(self.booster, X))
+
+    def shrink(self, X: FloatArray, mu: FloatArray) -> FloatArray:
+        """The trees' estimate with the bundle's followers prior applied (if any)."""
+        prior = self.meta.followers_prior
+        if prior is None or prior.alpha == 0.0 or FOLLOWERS_FEATURE not in self.meta.feature_names:
+            return mu
+        return prior.apply(mu, X[:, self.meta.feature_names.index(FOLLOWERS_FEATURE)])
 
     def predict_scale(self, X: FloatArray) -> FloatArray:
         return np.maximum(self._run(self.scale, X), self.meta.min_scale)
@@ -213,12 +257,19 @@ class ModelBundle:
     def contributions(self, X: FloatArray) -> list[dict[str, float]]:
         """Per feature group SHAP contributions to predicted log-views (slow: ~ms/row)."""
         contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))
+        prior = self.meta.followers_prior
+        keep = 1.0 - prior.alpha if prior is not None else 1.0
         out = []
-        for row in contrib:
+        for i, row in enumerate(contrib):
             groups: dict[str, float] = {}
             for name, value in zip(self.meta.feature_names, row[:-1], strict=True):
                 group = GROUP_OF_FEATURE.get(name, name)
-                groups[group] = groups.get(group, 0.0) + float(value)
+                groups[group] = groups.get(group, 0.0) + keep * float(value)
+            if prior is not None and prior.alpha > 0.0:
+                x = X[i, self.meta.feature_names.index(FOLLOWERS_FEATURE)]
+                if np.isfinite(x):  # the prior's part: its line relative to its baseline
+                    share = prior.alpha * prior.slope * (float(x) - prior.center)
+                    groups["creator"] = groups.get("creator", 0.0) + share
             out.append(groups)
         return out
 
@@ -257,7 +308,9 @@ class ModelBundle:
         """Predicted log-views and error scale per row."""
         if threads is None:
             return self.predict_log_views(X), self.predict_scale(X)
-        mu = np.asarray(self.booster.predict(X, num_threads=threads), dtype=np.float64)
+        mu = self.shrink(
+            X, np.asarray(self.booster.predict(X, num_threads=threads), dtype=np.float64)
+        )
         scale = np.asarray(self.scale.predict(X, num_threads=threads), dtype=np.float64)
         return mu, np.maximum(scale, self.meta.min_scale)
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import platform
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,9 +38,10 @@ import numpy.typing as npt
 import sklearn
 
 from virtuna import __version__
-from virtuna.engine.bundle import BundleMeta, ModelBundle
+from virtuna.engine.bundle import FOLLOWERS_FEATURE, BundleMeta, FollowersPrior, ModelBundle
 from virtuna.engine.features import FEATURE_NAMES
 from virtuna.training.dataset import Dataset
+from virtuna.training.shrink import choose_prior
 
 VALID_FRACTION = 0.15
 TARGET_LEVELS = 101  # percentiles 0..100 of training log-views for the score mapping
@@ -63,6 +64,7 @@ class TrainConfig:
     num_threads: int = 2
     balance_sources: bool = True
     exclude_outcome_sampled: bool = True  # drop ":feed" sampling groups from fitting
+    followers_prior: bool = True  # choose a shrink toward followers by inner LOSO (shrink.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def lgb_params(self) -> dict[str, Any]:
@@ -150,6 +152,25 @@ def _fit_scale(valid: Dataset, resid: FloatArray, config: TrainConfig
     return train(np.ones(len(resid), dtype=bool)), z
 
 
+def _fixed_rounds(config: TrainConfig, rounds: int) -> Callable[[Dataset], lgb.Booster]:
+    """Trees with the main model's settings and round count, no early stopping."""
+
+    def fit_trees(rows: Dataset) -> lgb.Booster:
+        weight = source_weights(rows.source) if config.balance_sources else None
+        data = lgb.Dataset(_columns(rows, config.features), rows.y, weight=weight,
+                           feature_name=list(config.features))  # fmt: skip
+        return lgb.train(config.lgb_params(), data, num_boost_round=max(rounds, 1))
+
+    return fit_trees
+
+
+def _prior(fit_rows: Dataset, config: TrainConfig, rounds: int
+           ) -> tuple[FollowersPrior | None, dict[str, Any]]:  # fmt: skip
+    if not config.followers_prior:
+        return None, {}
+    return choose_prior(fit_rows, config.features, _fixed_rounds(config, rounds))
+
+
 def _fit_booster(train: Dataset, valid: Dataset, config: TrainConfig) -> lgb.Booster:
     features = list(config.features)
     w_train = source_weights(train.source) if config.balance_sources else None
@@ -181,19 +202,27 @@ def libraries() -> dict[str, str]:
     }
 
 
-def fit(ds: Dataset, config: TrainConfig | None = None, *, data_sha256: str = "") -> ModelBundle:
-    """Train on the eligible rows of ``ds`` and return the in-memory bundle."""
-    config = config or TrainConfig()
+def _fit_rows(ds: Dataset, config: TrainConfig) -> Dataset:
     keep = ds.eligible()
     if config.exclude_outcome_sampled:
         keep &= ~outcome_sampled(ds)
     fit_rows = ds.subset(keep)
     if len(fit_rows) < 100:
         raise ValueError(f"too few rows to train on ({len(fit_rows)} eligible, need ≥ 100)")
+    return fit_rows
+
+
+def fit(ds: Dataset, config: TrainConfig | None = None, *, data_sha256: str = "") -> ModelBundle:
+    """Train on the eligible rows of ``ds`` and return the in-memory bundle."""
+    config = config or TrainConfig()
+    fit_rows = _fit_rows(ds, config)
     valid_mask = later_fraction(fit_rows, VALID_FRACTION)
     train, valid = fit_rows.subset(~valid_mask), fit_rows.subset(valid_mask)
     booster = _fit_booster(train, valid, config)
     mu = np.asarray(booster.predict(_columns(valid, config.features)), dtype=np.float64)
+    prior, prior_report = _prior(fit_rows, config, int(booster.best_iteration))
+    if prior is not None:
+        mu = prior.apply(mu, valid.column(FOLLOWERS_FEATURE))
     scale, z = _fit_scale(valid, valid.y - mu, config)
     created = datetime.now(UTC).replace(microsecond=0)
     levels = np.linspace(0.0, 1.0, RESIDUAL_LEVELS)
@@ -213,11 +242,22 @@ def fit(ds: Dataset, config: TrainConfig | None = None, *, data_sha256: str = ""
             "valid_rows": len(valid),
             "best_iteration": int(booster.best_iteration),
             "valid_rmse": float(np.sqrt(np.mean((valid.y - mu) ** 2))),
+            "followers_prior": prior_report,
+            "valid_score_quantiles": score_quantiles(mu, fit_rows.y),
         },
         params={**config.lgb_params(), "num_boost_round": int(booster.best_iteration)},
         libraries=libraries(),
+        followers_prior=prior,
     )
     return ModelBundle(booster, scale, meta)
+
+
+def score_quantiles(mu: FloatArray, y: FloatArray, levels: int = 21) -> list[float]:
+    """Quantiles of the ML score (0-100) the model gives its validation rows: the served
+    score distribution to expect, the reference for the admin dashboard's drift chart."""
+    target_q = np.quantile(y, np.linspace(0, 1, TARGET_LEVELS))
+    scores = 100.0 * np.interp(mu, target_q, np.linspace(0.0, 1.0, TARGET_LEVELS))
+    return [round(float(v), 3) for v in np.quantile(scores, np.linspace(0, 1, levels))]
 
 
 def _cutoffs(y: FloatArray) -> tuple[float, float, float, float]:
