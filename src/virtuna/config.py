@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     upload_retention_hours: int = Field(
         0, ge=0, validation_alias=_env("VIRTUNA_UPLOAD_RETENTION_HOURS")
     )
+    # Longest video accepted for analysis (longer uploads get 422 naming the field).
+    max_video_seconds: float = Field(
+        600.0, gt=0, le=24 * 3600, validation_alias=_env("VIRTUNA_MAX_VIDEO_SECONDS")
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("VIRTUNA_CORS_ORIGINS")
     )
@@ -119,12 +123,34 @@ class Settings(BaseSettings):
     llm_breaker_cooldown_seconds: float = Field(
         30.0, gt=0, validation_alias=_env("VIRTUNA_LLM_BREAKER_COOLDOWN_SECONDS")
     )
+    # tiktok_url mode: the oEmbed endpoint, short-link redirects followed (each re-checked
+    # against the TikTok allowlist), and the time allowed for the whole resolution.
+    tiktok_oembed_url: str = Field(
+        "https://www.tiktok.com/oembed", validation_alias=_env("VIRTUNA_TIKTOK_OEMBED_URL")
+    )
+    tiktok_max_redirects: int = Field(
+        3, ge=0, le=10, validation_alias=_env("VIRTUNA_TIKTOK_MAX_REDIRECTS")
+    )
+    tiktok_resolve_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, validation_alias=_env("VIRTUNA_TIKTOK_RESOLVE_TIMEOUT_SECONDS")
+    )
     # Per-attempt timeouts: below half the deadline, so a hung provider leaves time to fall back.
     gemini_timeout_seconds: float = Field(
         12.0, gt=0, validation_alias=_env("GEMINI_TIMEOUT_SECONDS")
     )
     gemini_max_output_tokens: int = Field(
         2048, ge=64, validation_alias=_env("GEMINI_MAX_OUTPUT_TOKENS")
+    )
+    # Videos up to this size go inline with the request; larger ones through the Files API.
+    gemini_inline_video_max_mb: float = Field(
+        20.0, ge=0, le=100, validation_alias=_env("GEMINI_INLINE_VIDEO_MAX_MB")
+    )
+    # One attempt that carries a video (upload, processing, answer); still cut to the deadline.
+    gemini_video_timeout_seconds: float = Field(
+        25.0, gt=0, validation_alias=_env("GEMINI_VIDEO_TIMEOUT_SECONDS")
+    )
+    gemini_file_poll_seconds: float = Field(
+        1.0, gt=0, le=30, validation_alias=_env("GEMINI_FILE_POLL_SECONDS")
     )
     # USD per 1M tokens for GEMINI_MODEL (3.5 Flash list price, INTEGRATIONS.md §2d). No cached
     # rate is published for it in our reference, so cached input is billed as fresh input.
@@ -202,6 +228,17 @@ class Settings(BaseSettings):
     apify_timeout_seconds: int = Field(
         3600, ge=60, le=86_400, validation_alias=_env("APIFY_TIMEOUT_SECONDS")
     )
+    # Creator profiles: videos scraped per profile, how old a creator's data may get before a
+    # draft naming it (or the refresh-competitors job) re-scrapes it, and a per-run cap.
+    apify_profile_results: int = Field(
+        30, ge=1, le=1000, validation_alias=_env("APIFY_PROFILE_RESULTS")
+    )
+    creator_stale_days: int = Field(
+        7, ge=1, le=365, validation_alias=_env("VIRTUNA_CREATOR_STALE_DAYS")
+    )
+    refresh_competitors_max_profiles: int = Field(
+        50, ge=1, le=1000, validation_alias=_env("VIRTUNA_REFRESH_COMPETITORS_MAX_PROFILES")
+    )
 
     # --- trends ---
     # Rolling window lengths (days) the trends job computes; each is cut into 6 buckets.
@@ -226,6 +263,9 @@ class Settings(BaseSettings):
     sentry_send_draft_text: bool = Field(False, validation_alias=_env("SENTRY_SEND_DRAFT_TEXT"))
     # Bearer token for GET /metrics; unset = /metrics is public (bind it to a private network).
     metrics_token: SecretStr | None = Field(None, validation_alias=_env("VIRTUNA_METRICS_TOKEN"))
+    # Signs the admin dashboard's session cookie; unset = a random key per process (sessions
+    # then end on restart and only work on the process that issued them).
+    session_secret: SecretStr | None = Field(None, validation_alias=_env("VIRTUNA_SESSION_SECRET"))
     whop_api_key: SecretStr | None = Field(None, validation_alias=_env("WHOP_API_KEY"))
     whop_api_base_url: str = Field(
         "https://api.whop.com", validation_alias=_env("WHOP_API_BASE_URL")
@@ -319,6 +359,11 @@ class Settings(BaseSettings):
     # "How did this post perform?" is asked this long after the planned post time.
     outcome_prompt_hours: int = Field(
         48, ge=1, le=24 * 30, validation_alias=_env("VIRTUNA_OUTCOME_PROMPT_HOURS")
+    )
+    # A follow-up scrape claimed longer ago than this belonged to a worker that died: it is
+    # claimed again. The scraper run waits at most 3/4 of it, so a live claim is never stale.
+    outcome_follow_up_stale_minutes: int = Field(
+        90, ge=5, le=24 * 60, validation_alias=_env("VIRTUNA_OUTCOME_FOLLOW_UP_STALE_MINUTES")
     )
 
     # --- models ---
@@ -442,6 +487,7 @@ class Settings(BaseSettings):
             "cron_secret",
             "whop_api_key",
             "metrics_token",
+            "session_secret",
         ):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value().strip().lower() in _PLACEHOLDERS:

@@ -4,6 +4,7 @@ admin cost report, and outages (both providers down → LOW confidence, never a 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -41,18 +42,16 @@ async def fakes() -> AsyncIterator[tuple[FakeLLMServer, FakeLLMServer]]:
     await deepseek.close()
 
 
-@pytest.fixture
-def llm_client(
+def client_opener(
     test_settings: Settings,
-    session: AsyncSession,
     fakes: tuple[FakeLLMServer, FakeLLMServer],
+    session: AsyncSession | None,
 ) -> LLMClient:
-    """An API client whose engine talks to the fake servers (settings as a user would set)."""
+    """Open an API client whose engine talks to the fake servers (settings as a user would
+    set); with ``session``, every request shares the test's rolled-back session."""
 
     @asynccontextmanager
-    async def open_client(
-        *, shared_session: bool = True, **overrides: Any
-    ) -> AsyncIterator[httpx.AsyncClient]:
+    async def open_client(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
         gemini, deepseek = fakes
         settings = test_settings.model_copy(
             update={
@@ -67,10 +66,11 @@ def llm_client(
         app = create_app(settings)
 
         async def _session() -> AsyncIterator[AsyncSession]:
+            assert session is not None
             yield session
             await session.commit()
 
-        if shared_session:  # the test's rolled-back session; else one session per request
+        if session is not None:
             app.dependency_overrides[get_session] = _session
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -78,6 +78,23 @@ def llm_client(
                 yield client
 
     return open_client
+
+
+@pytest.fixture
+def llm_client(
+    test_settings: Settings, session: AsyncSession, fakes: tuple[FakeLLMServer, FakeLLMServer]
+) -> LLMClient:
+    """Requests share the test's rolled-back session."""
+    return client_opener(test_settings, fakes, session)
+
+
+@pytest.fixture
+def committed_client(
+    test_settings: Settings, fakes: tuple[FakeLLMServer, FakeLLMServer]
+) -> LLMClient:
+    """One real session per request (no test transaction: on SQLite its write lock would
+    block every other connection)."""
+    return client_opener(test_settings, fakes, None)
 
 
 async def ledger(session: AsyncSession, analysis_id: str) -> list[LLMCall]:
@@ -167,9 +184,7 @@ async def committed_users(
     db_engine: AsyncEngine, database_url: str
 ) -> AsyncIterator[list[dict[str, str]]]:
     """50 users visible to other connections (concurrent requests need their own sessions),
-    removed afterwards with everything they created. One key each: authentication updates
-    the key's ``last_used_at`` in the request transaction, so requests sharing a key queue
-    on that row lock for their whole duration (reported, owned by ``users``)."""
+    removed afterwards with everything they created."""
     factory = create_session_factory(db_engine)
     async with unit_of_work(factory) as s:
         created = [
@@ -186,26 +201,21 @@ async def committed_users(
         await s.execute(delete(User).where(User.id.in_(ids)))
 
 
-# PostgreSQL only (SQLite runs are deselected in conftest): on SQLite the request
-# transaction holds the write lock across the LLM wait, so concurrent analyses serialise.
-@pytest.mark.postgres_only
 async def test_fault_injection_hanging_provider_under_load(
-    llm_client: LLMClient,
+    committed_client: LLMClient,
     fakes: tuple[FakeLLMServer, FakeLLMServer],
     committed_users: list[dict[str, str]],
     db_engine: AsyncEngine,
 ) -> None:
-    """50 concurrent analyses while the content provider hangs and the other answers 500:
-    every one answers 200 with LOW confidence, its engine run ends at the LLM deadline, and
-    every analysis and its ledger rows are stored."""
+    """50 concurrent analyses while the content provider hangs and the other answers 500,
+    on both backends: every one answers 200 with LOW confidence and a warning, its engine
+    run ends within the LLM deadline + 1 s, and every analysis and its ledger rows are
+    stored. No transaction is open across the LLM wait (read phase, engine, write phase),
+    so on SQLite the analyses wait in parallel and on PostgreSQL the default pool suffices."""
     gemini, deepseek = fakes
     gemini.mode, deepseek.mode = "hang", "500"
     deadline = 2.0
-    # Each in-flight analysis holds a pooled connection across its LLM wait (the request's
-    # transaction spans it), so the pool must fit the concurrency: see docs/ARCHITECTURE.md.
-    async with llm_client(
-        shared_session=False, llm_deadline_seconds=deadline, db_pool_size=55
-    ) as client:
+    async with committed_client(llm_deadline_seconds=deadline) as client:
 
         async def one(headers: dict[str, str]) -> tuple[float, httpx.Response]:
             started = time.monotonic()
@@ -214,13 +224,16 @@ async def test_fault_injection_hanging_provider_under_load(
 
         results = await asyncio.gather(*(one(h) for h in committed_users))
     assert [r.status_code for _, r in results] == [200] * 50
-    # The deadline + 1 s holds inside the engine (measured 2.0–2.6 s); the service's own work
-    # (auth, quota, reads, inserts, 50 commits on one event loop) comes on top: measured
-    # 0.6–1.7 s more on 2 shared cores, hence the loose end-to-end bound.
-    assert max(r.json()["latency_ms"] for _, r in results) < (deadline + 1.0) * 1000
+    bodies = [r.json() for _, r in results]
+    # L1: the engine's part ends at the deadline + 1 s in every request. End to end, the
+    # service's own work for 50 requests on one event loop comes on top (auth, reads,
+    # inserts, commits; the engines all finish together, then 50 writes): measured 3.4-4.0 s
+    # for the slowest on both backends, 2 cores shared with other jobs.
+    assert max(b["latency_ms"] for b in bodies) < (deadline + 1.0) * 1000
     assert max(t for t, _ in results) < deadline + 3.0
-    assert {r.json()["confidence_label"] for _, r in results} == {"LOW"}
-    ids = [uuid.UUID(r.json()["id"]) for _, r in results]
+    assert {b["confidence_label"] for b in bodies} == {"LOW"}
+    assert all(any("language-model" in w for w in b["warnings"]) for b in bodies)
+    ids = [uuid.UUID(b["id"]) for b in bodies]
     async with create_session_factory(db_engine)() as s:
         analyses = await s.scalar(select(func.count()).where(Analysis.id.in_(ids)))
         attempts = await s.scalar(
@@ -230,6 +243,36 @@ async def test_fault_injection_hanging_provider_under_load(
         )
     assert analyses == 50
     assert attempts == len(gemini.seen) + len(deepseek.seen)  # nothing lost
+
+
+async def test_concurrent_analyses_wait_for_the_llm_in_parallel(
+    committed_client: LLMClient,
+    fakes: tuple[FakeLLMServer, FakeLLMServer],
+    committed_users: list[dict[str, str]],
+) -> None:
+    """No transaction spans the LLM wait: N concurrent analyses against providers that answer
+    after d seconds take about as long as one, not N times as long (on SQLite the request
+    transaction used to hold the write lock across the wait and serialise them)."""
+    gemini, deepseek = fakes
+    gemini.delay = deepseek.delay = 0.4
+    n = 8
+    async with committed_client() as client:
+        started = time.monotonic()
+        first = await client.post("/api/analyze", json=DRAFT, headers=committed_users[0])
+        single = time.monotonic() - started
+        started = time.monotonic()
+        responses = await asyncio.gather(
+            *(
+                client.post("/api/analyze", json=DRAFT, headers=h)
+                for h in committed_users[1 : n + 1]
+            )
+        )
+        together = time.monotonic() - started
+    assert first.status_code == 200
+    assert [r.status_code for r in responses] == [200] * n
+    assert all(r.json()["signals"]["llm_content"]["available"] for r in responses)
+    assert single >= 0.4 * 2  # content, then reasoning: each waited d
+    assert together < n * single / 2, (single, together)
 
 
 async def test_admin_cost_report(
@@ -260,3 +303,49 @@ async def test_admin_cost_report(
     assert total != round(total)  # fractional cents are kept
     providers = {row["provider"] for row in by_provider.json()["rows"]}
     assert providers >= {"gemini", "deepseek"}
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """One Prometheus sample's value (0 when absent), matched on a subset of its labels."""
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            found = dict(re.findall(r'(\w+)="([^"]*)"', line[: line.rindex("} ")]))
+            if all(found.get(k) == v for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_metrics_show_llm_calls_cost_and_breaker(
+    llm_client: LLMClient,
+    fakes: tuple[FakeLLMServer, FakeLLMServer],
+    auth: dict[str, str],
+    session: AsyncSession,
+) -> None:
+    """The caller's records and the breakers' state reach /metrics through the observers
+    the service passes into the engine (which cannot import the metrics module)."""
+    gemini, deepseek = fakes
+    gemini.mode = "503"
+    calls = "virtuna_llm_calls_total"
+    async with llm_client(llm_breaker_threshold=1) as client:
+        before = (await client.get("/metrics")).text
+        response = await client.post("/api/analyze", json=DRAFT, headers=auth)
+        after = (await client.get("/metrics")).text
+    assert response.status_code == 200
+    rows = await ledger(session, response.json()["id"])
+    for provider in ("gemini", "deepseek"):
+        for outcome in {r.outcome for r in rows if r.provider == provider}:
+            seen = sum(1 for r in rows if (r.provider, r.outcome) == (provider, outcome))
+            delta = _sample(after, calls, provider=provider, outcome=outcome) - _sample(
+                before, calls, provider=provider, outcome=outcome
+            )
+            assert delta == seen, (provider, outcome)
+    assert _sample(after, calls, provider="gemini", outcome="http_error") > 0
+    spent = sum(r.cost_cents for r in rows if r.provider == "deepseek")
+    cost = "virtuna_llm_cost_cents_total"
+    assert spent > 0
+    assert _sample(after, cost, provider="deepseek") - _sample(
+        before, cost, provider="deepseek"
+    ) == pytest.approx(spent)
+    breaker = "virtuna_llm_breaker_open"
+    assert _sample(after, breaker, provider="gemini") == 1  # one failure opened it
+    assert _sample(after, breaker, provider="deepseek") == 0

@@ -25,6 +25,7 @@ from virtuna.api.middleware import BodySizeLimitMiddleware, RequestContextMiddle
 from virtuna.billing.endpoints import router as billing_router
 from virtuna.config import Environment, Settings, get_settings
 from virtuna.costs.endpoints import router as costs_router
+from virtuna.dashboard.endpoints import router as dashboard_router
 from virtuna.jobs.endpoints import router as jobs_router
 from virtuna.kit.db import create_engine, create_session_factory
 from virtuna.kit.observability import init_sentry
@@ -57,6 +58,7 @@ def _routers() -> Iterable[APIRouter]:
     yield costs_router
     yield trends_router
     yield apify_webhook_router
+    yield dashboard_router
 
 
 def _lifespan(settings: Settings, hooks: Iterable[Hook]) -> Any:
@@ -115,6 +117,9 @@ def create_app(settings: Settings | None = None, *, hooks: Iterable[Hook] = ()) 
         BodySizeLimitMiddleware,
         max_bytes=settings.max_request_kb * 1024,
         exempt_prefixes=("/api/uploads",),
+        # A video upload: its limit plus room for the draft's form fields.
+        upload_paths=("/api/analyze",),
+        upload_max_bytes=(settings.max_upload_mb + 1) * 1024 * 1024,
     )
     if settings.cors_origins:
         app.add_middleware(

@@ -50,24 +50,41 @@ class RequestContextMiddleware:
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await self.app(scope, receive, send_with_headers)
+            try:
+                await self.app(scope, receive, send_with_headers)
+            finally:
+                structlog.contextvars.unbind_contextvars("user_id")  # bound by authentication
 
 
 class BodySizeLimitMiddleware:
-    """Refuse bodies over the limit with 413, by Content-Length or while streaming."""
+    """Refuse bodies over the limit with 413, by Content-Length or while streaming.
 
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefixes: tuple[str, ...] = ()):
+    A ``multipart/form-data`` body sent to one of ``upload_paths`` gets ``upload_max_bytes``
+    instead (the video's own, exact limit is enforced by the route while it streams).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        exempt_prefixes: tuple[str, ...] = (),
+        upload_paths: tuple[str, ...] = (),
+        upload_max_bytes: int = 0,
+    ):
         self.app = app
         self.max_bytes = max_bytes
         self.exempt = exempt_prefixes
+        self.upload_paths = upload_paths
+        self.upload_max_bytes = upload_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_error(send, PayloadTooLarge(self._message()))
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_error(send, PayloadTooLarge(self._message(limit)))
             return
         seen = 0
 
@@ -76,14 +93,21 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise PayloadTooLarge(self._message())
+                if seen > limit:
+                    raise PayloadTooLarge(self._message(limit))
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _message(self) -> str:
-        return f"request body exceeds {self.max_bytes} bytes"
+    def _limit(self, scope: Scope) -> int:
+        if scope["path"] in self.upload_paths:
+            kind = (_header(scope, b"content-type") or "").lower()
+            if kind.startswith("multipart/form-data"):
+                return max(self.max_bytes, self.upload_max_bytes)
+        return self.max_bytes
+
+    def _message(self, limit: int) -> str:
+        return f"request body exceeds {limit} bytes"
 
 
 async def _send_error(send: Send, error: Any) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,12 +27,16 @@ from virtuna.config import Settings
 from virtuna.engine.draft import Draft, parse_draft
 from virtuna.engine.errors import DraftValidationError
 from virtuna.engine.pipeline import Engine
+from virtuna.engine.video import VideoSignals
+from virtuna.errors import AppError
 from virtuna.kit.db import create_engine, create_session_factory, unit_of_work
 from virtuna.kit.jsonfiles import JSONFileError
 from virtuna.kit.startup import migrate_database
+from virtuna.media import service as media
 from virtuna.predictions import service
 from virtuna.predictions.drafts_file import read_drafts
 from virtuna.predictions.engine_factory import build_engine
+from virtuna.predictions.model_reload import registry_champion
 from virtuna.predictions.ranking import rank
 from virtuna.predictions.rules import load_rules, seed_rules
 from virtuna.predictions.schemas import AnalysisRead
@@ -46,7 +52,9 @@ async def _prepared(settings: Settings) -> tuple[Any, Any, Engine]:
         await seed_rules(session)
     async with unit_of_work(factory) as session:
         rules = await load_rules(session)
-    return db, factory, build_engine(settings, rules)
+    # The registry's champion, as `virtuna serve` would serve (unless VIRTUNA_MODEL_DIR pins).
+    champion = await registry_champion(factory, settings)
+    return db, factory, build_engine(settings, rules, champion)
 
 
 def _single_draft(
@@ -73,7 +81,11 @@ def _single_draft(
 def analyze(
     text: str | None = typer.Argument(None, help="Caption or script text of the draft."),
     url: str | None = typer.Option(None, "--url", help="A TikTok video URL."),
-    video: Path | None = typer.Option(None, "--video", help="A video file to analyse."),
+    video: Path | None = typer.Option(
+        None,
+        "--video",
+        help="A video file (MP4, MOV, WebM, MKV): measured locally; Gemini watches it if set.",
+    ),
     creator: str | None = typer.Option(None, "--creator", help="Creator handle, e.g. @name."),
     niche: str | None = typer.Option(None, "--niche", help="Niche, e.g. cooking."),
     content_type: str | None = typer.Option(
@@ -99,6 +111,8 @@ def analyze(
         _analyze_file(settings, file, out_path, as_json)
         return
     draft = _single_draft(text, url, video, creator, niche, content_type)
+    if video is not None:  # measured exactly as an upload is (sniff, PyAV probe, caps)
+        draft["video"] = _video_signals(video, settings)
     migrate_database(settings)
 
     async def body() -> AnalysisRead:
@@ -115,6 +129,15 @@ def analyze(
         print_json(result.model_dump(mode="json"))
     else:
         print_report(result)
+
+
+def _video_signals(video: Path, settings: Settings) -> VideoSignals:
+    try:
+        return asyncio.run(media.measure(video, settings=settings, field="--video"))
+    except AppError as exc:
+        details = exc.details if isinstance(exc.details, list) else []
+        reason = details[0]["message"] if exc.status_code == 422 and details else exc.message
+        fail(f"--video: {reason}", code=2)
 
 
 def _parse_rows(file: Path) -> list[tuple[int, str, Draft | str]]:
@@ -176,7 +199,14 @@ def _analyze_file(settings: Settings, file: Path, out_path: Path | None, as_json
     migrate_database(settings)
     progress = progress_bar(not as_json)
     drafts = [d for _, d in valid if isinstance(d, Draft)]
-    scored = run_with_progress(progress, lambda: _score_all(settings, drafts, progress))
+    # Per-stage INFO lines (OBS-04) serve the API; for a file they would be 8 lines a draft.
+    engine_log = logging.getLogger("virtuna.engine")
+    level = engine_log.level
+    engine_log.setLevel(max(level, logging.WARNING))
+    try:
+        scored = run_with_progress(progress, lambda: _score_all(settings, drafts, progress))
+    finally:
+        engine_log.setLevel(level)
     by_row: dict[int, AnalysisRead | str] = {
         i: r[2] for i, r in enumerate(rows) if isinstance(r[2], str)
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -19,6 +20,7 @@ from virtuna.engine.result import (
 from virtuna.engine.rules import RuleSet, provenance
 from virtuna.engine.trends import is_generic_hashtag
 
+_log = logging.getLogger("virtuna.engine")
 LLM_KEYS_HINT = "set GEMINI_API_KEY, DEEPSEEK_API_KEY or OPENAI_COMPAT_BASE_URL"
 HOW_TO_ENABLE: dict[str, str] = {
     "behavioral": f"no reasoning model configured ({LLM_KEYS_HINT})",
@@ -46,10 +48,24 @@ class RunLog:
     warnings: list[str] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)
 
-    def record(self, stage: str, status: StageStatus, start: float, error: str | None) -> None:
+    def record(
+        self,
+        stage: str,
+        status: StageStatus,
+        start: float,
+        error: str | None,
+        *,
+        cost_cents: float = 0.0,
+    ) -> None:
         duration = round((perf_counter() - start) * 1000, 3) if status != "skipped" else 0.0
         timing = StageTiming(stage=stage, status=status, duration_ms=duration, error=error)
         self.timings.append(timing)
+        # OBS-04: one line per stage (request_id comes from the caller's logging context).
+        _log.info(
+            "engine.stage.completed",
+            extra={"stage": stage, "status": status, "duration_ms": duration,
+                   "cost_cents": cost_cents},
+        )  # fmt: skip
         if status in ("failed", "timeout"):
             self.failed.add(stage)
 
@@ -161,7 +177,13 @@ def _warnings(
             "Both language-model stages failed: partial result from local signals only "
             "(confidence LOW)."
         )
-    if out.draft.has_video and (out.content is None or out.content.video_signals is None):
+    seen = out.content is not None and (out.content.video_signals or out.content.video_seen)
+    if out.draft.has_video and not seen and out.draft.video is not None:
+        warnings.append(
+            "No language model watched the video; its measured signals (duration, format, "
+            "audio, cuts) and the caption were scored."
+        )
+    elif out.draft.has_video and not seen:
         warnings.append(
             "The video itself was not analysed; the score reflects the caption and context only."
         )
@@ -232,6 +254,8 @@ def feature_vector(out: StageOutputs, scores: dict[str, float | None]) -> dict[s
         "has_video": 1.0 if d.has_video else 0.0,
         "hashtag_relevance": out.trends.hashtag_relevance if out.trends else None,
     }
+    if d.video is not None:  # stored for later fits; not a feature of the ML model
+        vector |= {f"video.{name}": value for name, value in d.video.values().items()}
     if out.rules is not None:
         hits = {m.rule_name for m in out.rules.matches}
         vector |= {f"rule.{name}": 1.0 if name in hits else 0.0 for name in out.rules.evaluated}

@@ -22,9 +22,11 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from virtuna.engine.errors import DraftValidationError, FieldError
 from virtuna.engine.urls import InvalidTikTokUrl, parse_tiktok_url
+from virtuna.engine.video import VideoSignals
 
 MAX_CONTENT_CHARS = 10_000
 MAX_HANDLE_CHARS = 24
@@ -81,6 +83,9 @@ class Draft(BaseModel):
     sound_author: str | None = Field(default=None, max_length=300)
     sound_original: bool | None = None  # the creator's own audio vs a commercial track
     creator_verified: bool | None = None
+    # Measured by the service from the uploaded file (virtuna.media.probe); never taken from
+    # a client's JSON (the API refuses it), so it is left out of the published schema.
+    video: SkipJsonSchema[VideoSignals | None] = None
 
     @field_validator("creator_handle")
     @classmethod

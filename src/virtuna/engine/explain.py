@@ -58,7 +58,8 @@ def _rule_factor(
         return Factor(name=name, score=None, reason="Not available: rule scoring did not run.")
     hits = [m.rule_name for m in result.matches if m.category in categories]
     if hits:
-        reason = f"Caption patterns found: {', '.join(hits)}."
+        video = any(m.tier == "video" for m in result.matches if m.category in categories)
+        reason = f"{'Video and caption' if video else 'Caption'} patterns found: {', '.join(hits)}."
     else:
         reason = "No caption pattern of this kind found (checked: rule library, caption text)."
     return Factor(name=name, score=score, reason=reason)
@@ -115,6 +116,7 @@ def build_suggestions(out: StageOutputs) -> list[Suggestion]:
             for f in weak[:2]
         ]
     items += _caption_suggestions(out.draft)
+    items += _video_suggestions(out.rules)
     items += _rule_suggestions(out.rules)
     items += _trend_suggestions(out.draft, out.trends)
     unique = {s.text: s for s in reversed(items)}  # first occurrence wins
@@ -136,6 +138,23 @@ def _caption_suggestions(draft: NormalizedDraft) -> list[Suggestion]:
     return []
 
 
+def _video_suggestions(rules: RuleResult | None) -> list[Suggestion]:
+    """Every measured video defect (a missed video rule), heaviest first."""
+    if rules is None:
+        return []
+    missed = sorted((r for r in rules.missed if r.tier == "video"), key=lambda r: -r.weight)
+    return [
+        Suggestion(
+            text=rule.suggestion,
+            priority="high" if rule.weight >= 1.0 else "medium",
+            category=rule.category,
+            source="video",
+        )
+        for rule in missed
+        if rule.suggestion
+    ]
+
+
 def _rule_suggestions(rules: RuleResult | None) -> list[Suggestion]:
     if rules is None:
         return []
@@ -145,7 +164,11 @@ def _rule_suggestions(rules: RuleResult | None) -> list[Suggestion]:
         if category in matched:
             continue
         missed = sorted(
-            (r for r in rules.missed if r.category == category and r.suggestion),
+            (
+                r
+                for r in rules.missed
+                if r.category == category and r.suggestion and r.tier != "video"
+            ),
             key=lambda r: -r.weight,
         )
         if missed and missed[0].suggestion:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from virtuna.engine.draft import Draft
 from virtuna.engine.urls import TikTokUrl, parse_tiktok_url
+from virtuna.engine.video import VideoSignals
 
 # \w is Unicode-aware, so #café, #ancungtiktok and Vietnamese tags are whole words. A tag
 # may follow a word directly ("ngon#sieungon" is a tag on TikTok), but not "&" (HTML entities).
@@ -76,7 +77,8 @@ class NormalizedDraft:
     hashtags: tuple[str, ...]
     mentions: tuple[str, ...]
     emoji_count: int
-    duration_seconds: float | None  # the explicit hint wins over one parsed from the text
+    # The measured video wins, then the explicit hint, then a duration written in the text.
+    duration_seconds: float | None
     language: str | None
     input_mode: str
     content_type: str
@@ -90,6 +92,7 @@ class NormalizedDraft:
     scheduled_for: datetime | None
     video_ref: str | None  # the upload path or TikTok URL; the engine never downloads it
     tiktok: TikTokUrl | None
+    video: VideoSignals | None = None  # measured signals of an uploaded video
 
     @property
     def has_video(self) -> bool:
@@ -170,6 +173,11 @@ def normalize_draft(draft: Draft) -> NormalizedDraft:
     body = clean_text(_MENTION.sub(" ", _HASHTAG.sub(" ", text)))
     tiktok = parse_tiktok_url(draft.tiktok_url) if draft.tiktok_url else None
     duration = draft.duration_hint_seconds or parse_duration_hint(text)
+    if draft.video is not None:
+        # Whole seconds, the unit the scraper reports (videoMeta.duration) and the model
+        # was trained on (at least 1: a duration of 0 is how it marks photo posts); the
+        # rules read the exact value from ``video``.
+        duration = max(1.0, float(round(draft.video.duration_seconds)))
     handle = draft.creator_handle or (tiktok.handle if tiktok else None)
     return NormalizedDraft(
         text=text,
@@ -192,4 +200,5 @@ def normalize_draft(draft: Draft) -> NormalizedDraft:
         scheduled_for=draft.scheduled_for,
         video_ref=draft.video_path or draft.tiktok_url,
         tiktok=tiktok,
+        video=draft.video,
     )

@@ -44,6 +44,7 @@ from virtuna.engine.llm.protocols import (
     ReasoningRequest,
     brief_from_analysis,
 )
+from virtuna.engine.llm.provider import VideoAttachment
 from virtuna.engine.ml import Predictor, build_ml_input, check_prediction, merge_creator
 from virtuna.engine.normalize import NormalizedDraft, normalize_draft
 from virtuna.engine.result import AnalysisResult
@@ -140,7 +141,7 @@ class Engine:
         with llm_deadline(self.llm_deadline_seconds):
             outputs = await self._run_graph(run, normalized, creator, trends, now)
         result = assemble_result(outputs, run, self._setup, started=started)
-        self._log.debug(
+        self._log.info(
             "engine.analysis.completed",
             extra={"duration_ms": result.latency_ms, "cost_cents": result.cost_cents},
         )
@@ -232,23 +233,24 @@ class Engine:
             run.warnings.append(f"{stage} stage failed ({message}); its signal is unavailable")
             self._log.warning("engine.stage.failed", extra={"stage": stage, "error": message})
             return None
-        run.record(stage, "ok", start, None)
+        cost = getattr(value, "cost_cents", 0.0)  # LLM-backed outputs carry their spend
+        run.record(stage, "ok", start, None, cost_cents=cost if isinstance(cost, float) else 0.0)
         return value
 
     async def _rules(self, draft: NormalizedDraft) -> RuleResult:
         """Regex rules always count; a failing or slow semantic evaluator only drops the
         semantic rules (with a warning), so it gets its own, inner timeout."""
         if self.semantic_evaluator is None:
-            return await self.rules.score(draft.text, None)
+            return await self.rules.score(draft.text, None, draft.video)
         limit = _llm_timeout(self.timeouts.rules)
         try:
             async with asyncio.timeout(limit):
-                return await self.rules.score(draft.text, self.semantic_evaluator)
+                return await self.rules.score(draft.text, self.semantic_evaluator, draft.video)
         except TimeoutError:
             reason = f"evaluator timed out after {limit:g}s"
         except Exception as exc:
             reason = f"evaluator failed: {type(exc).__name__}: {exc}"
-        return self.rules.score_regex_only(draft.text, reason)
+        return self.rules.score_regex_only(draft.text, reason, draft.video)
 
     async def _ml(
         self,
@@ -285,6 +287,7 @@ class Engine:
             hashtags=draft.hashtags,
             duration_seconds=draft.duration_seconds,
             video_ref=draft.video_ref,
+            video=_attachment(draft),
         )
         return await self._stage(
             run, "content", _llm_timeout(self.timeouts.content), lambda: analyzer.analyze(request)
@@ -317,6 +320,19 @@ class Engine:
         return await self._stage(
             run, "reasoner", _llm_timeout(self.timeouts.reasoner), lambda: reasoner.reason(request)
         )
+
+
+def _attachment(draft: NormalizedDraft) -> VideoAttachment | None:
+    """The upload a video-capable content model may see: only a file the service stored and
+    measured (``video`` is never taken from a client), in a container we sniffed."""
+    video = draft.video
+    if draft.input_mode != "video_upload" or video is None or not draft.video_ref:
+        return None
+    if video.mime_type is None or video.size_bytes is None:
+        return None
+    return VideoAttachment(
+        path=draft.video_ref, mime_type=video.mime_type, size_bytes=video.size_bytes
+    )
 
 
 def _llm_timeout(stage_timeout: float) -> float:

@@ -9,6 +9,9 @@ back by exact, unique rule name; platform rules for TikTok are loaded.
     score = 100 · Σ weight·(rule_score / max_score) / Σ weight    (over evaluated rules)
 
 A regex rule scores its ``max_score`` when it matches the cleaned caption and 0 when not.
+A video rule tests one measured signal of an uploaded video (``signal`` within
+``[min_value, max_value]``): ``max_score`` inside the range, 0 outside; without a video (or
+when the signal is not measurable, e.g. loudness of a silent file) it is not evaluated.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal, Protocol
 
-RuleTier = Literal["regex", "semantic"]
+from virtuna.engine.video import VIDEO_SIGNAL_NAMES, VideoSignals
+
+RuleTier = Literal["regex", "semantic", "video"]
 PLATFORM = "tiktok"
 DEFAULT_RULES_RESOURCE = "rules.v1.json"
 
@@ -41,10 +46,18 @@ class Rule:
     positive_examples: tuple[str, ...] = ()
     negative_examples: tuple[str, ...] = ()
     measured_lift: float | None = None  # filled in by the service once outcomes exist
+    signal: str | None = None  # video rules: which VideoSignals value they test
+    min_value: float | None = None
+    max_value: float | None = None
 
     def __post_init__(self) -> None:
         if self.weight <= 0 or self.max_score <= 0:
             raise ValueError(f"rule {self.name!r}: weight and max_score must be positive")
+        if self.tier == "video":
+            if self.signal not in VIDEO_SIGNAL_NAMES:
+                raise ValueError(f"video rule {self.name!r}: unknown signal {self.signal!r}")
+            if self.min_value is None and self.max_value is None:
+                raise ValueError(f"video rule {self.name!r} needs min_value or max_value")
         if self.tier == "regex" and not self.pattern:
             raise ValueError(f"regex rule {self.name!r} has no pattern")
         if self.tier == "semantic" and not self.evaluation_prompt:
@@ -83,7 +96,7 @@ class RuleResult:
     score: float | None  # None when no rule could be evaluated
     matches: tuple[RuleMatch, ...]  # every evaluated rule that scored above 0
     evaluated: tuple[str, ...]  # names of the rules that counted in the denominator
-    missed: tuple[Rule, ...]  # evaluated regex rules that did not fire (for suggestions)
+    missed: tuple[Rule, ...]  # evaluated regex/video rules that did not fire (suggestions)
     warnings: tuple[str, ...] = ()
     cost_cents: float = 0.0
     provider: str | None = None
@@ -120,19 +133,42 @@ class RuleSet:
             (r, re.compile(r.pattern or "", re.IGNORECASE)) for r in active if r.tier == "regex"
         )
         self.semantic_rules: tuple[Rule, ...] = tuple(r for r in active if r.tier == "semantic")
+        self.video_rules: tuple[Rule, ...] = tuple(r for r in active if r.tier == "video")
 
     def __len__(self) -> int:
-        return len(self.regex_rules) + len(self.semantic_rules)
+        return len(self.regex_rules) + len(self.semantic_rules) + len(self.video_rules)
 
     def regex_matches(self, text: str) -> list[tuple[Rule, bool]]:
         return [(rule, bool(pattern.search(text))) for rule, pattern in self.regex_rules]
 
-    async def score(self, text: str, evaluator: SemanticRuleEvaluator | None) -> RuleResult:
-        """Regex rules always; semantic rules only through ``evaluator``. Evaluator errors
-        propagate so the pipeline can report them; use ``score_regex_only`` as the fallback."""
+    def video_grades(self, video: VideoSignals | None) -> list[tuple[Rule, float]]:
+        """Video rules whose signal was measured: ``max_score`` inside the range, else 0."""
+        if video is None:
+            return []
+        values = video.values()
+        graded: list[tuple[Rule, float]] = []
+        for rule in self.video_rules:
+            value = values.get(rule.signal or "")
+            if value is None:
+                continue
+            low = rule.min_value if rule.min_value is not None else float("-inf")
+            high = rule.max_value if rule.max_value is not None else float("inf")
+            graded.append((rule, rule.max_score if low <= value <= high else 0.0))
+        return graded
+
+    async def score(
+        self,
+        text: str,
+        evaluator: SemanticRuleEvaluator | None,
+        video: VideoSignals | None = None,
+    ) -> RuleResult:
+        """Regex (and video) rules always; semantic rules only through ``evaluator``.
+        Evaluator errors propagate so the pipeline can report them; use
+        ``score_regex_only`` as the fallback."""
         graded: list[tuple[Rule, float]] = [
             (rule, rule.max_score if hit else 0.0) for rule, hit in self.regex_matches(text)
         ]
+        graded += self.video_grades(video)
         warnings: list[str] = []
         evaluation: SemanticEvaluation | None = None
         if self.semantic_rules and evaluator is None:
@@ -142,8 +178,11 @@ class RuleSet:
             graded += self._semantic_grades(evaluation, warnings)
         return _combine(graded, warnings, evaluation)
 
-    def score_regex_only(self, text: str, reason: str) -> RuleResult:
+    def score_regex_only(
+        self, text: str, reason: str, video: VideoSignals | None = None
+    ) -> RuleResult:
         graded = [(r, r.max_score if hit else 0.0) for r, hit in self.regex_matches(text)]
+        graded += self.video_grades(video)
         warnings = [self._skipped_warning(reason)] if self.semantic_rules else []
         return _combine(graded, warnings, None)
 
@@ -188,7 +227,7 @@ def _combine(
         score=score,
         matches=matches,
         evaluated=tuple(r.name for r, _ in graded),
-        missed=tuple(r for r, v in graded if r.tier == "regex" and v == 0),
+        missed=tuple(r for r, v in graded if r.tier != "semantic" and v == 0),
         warnings=tuple(warnings),
         cost_cents=evaluation.cost_cents if evaluation else 0.0,
         provider=_provider_label(evaluation),
@@ -210,7 +249,7 @@ def provenance(provider: str, model: str | None, prompt_version: str | None) -> 
 def category_score(result: RuleResult, rules: RuleSet, categories: set[str]) -> float | None:
     """Weighted 0–10 share of the evaluated rules in ``categories`` that fired."""
     chosen = [rule for rule, _ in rules.regex_rules if rule.category in categories]
-    chosen += [r for r in rules.semantic_rules if r.category in categories]
+    chosen += [r for r in (*rules.semantic_rules, *rules.video_rules) if r.category in categories]
     evaluated = [r for r in chosen if r.name in result.evaluated]
     if not evaluated:
         return None

@@ -56,7 +56,8 @@ QUOTA_REJECTIONS = Counter("virtuna_quota_rejections_total", "Requests refused b
 
 
 def record_llm_call(provider: str, outcome: str, cost_cents: float = 0.0) -> None:
-    """Hook for LLM adapters: one call, its outcome (ok|error|timeout|breaker_open), its cost."""
+    """Hook for the LLM caller: one attempt, its ledger outcome (ok, timeout, http_error,
+    connection_error, bad_output, breaker_open) and its cost."""
     LLM_CALLS.labels(provider=provider, outcome=outcome).inc()
     if cost_cents > 0:
         LLM_COST_CENTS.labels(provider=provider).inc(cost_cents)

@@ -68,9 +68,22 @@ def init_sentry(settings: Settings, *, component: str, transport: Transport | No
         max_breadcrumbs=50,
         # Frame locals hold ASGI scopes (auth headers), drafts and keys: never ship them.
         include_local_variables=False,
+        # Request bodies carry drafts, form-posted admin keys and video parts: the Starlette
+        # integration would otherwise parse (and spool) every small body before the handler.
+        max_request_body_size="never",
     )
     sentry_sdk.set_tag("component", component)
     return True
+
+
+def bind_user(user_id: object) -> None:
+    """After authentication: the user's opaque id on every log line of the request (structlog
+    context; the request middleware unbinds it) and on the request's Sentry scope (crashes
+    are reported after the logging context is gone). Never the email, never draft text."""
+    ident = str(user_id)
+    structlog.contextvars.bind_contextvars(user_id=ident)
+    if sentry_sdk.get_client().is_active():  # per-request scopes exist only when it is on
+        sentry_sdk.get_isolation_scope().set_user({"id": ident})
 
 
 def stage_breadcrumb(stage: str, status: str, duration_ms: float) -> None:

@@ -17,7 +17,10 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 class Analysis(IdMixin, TimestampMixin, Base):
     __tablename__ = "analyses"
-    __table_args__ = (Index("ix_analyses_user_id_created_at", "user_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_analyses_user_id_created_at", "user_id", "created_at", "id"),
+        Index("ix_analyses_created_at", "created_at"),  # dashboard windows (migration 0013)
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False
@@ -59,7 +62,7 @@ class Rule(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
     category: Mapped[str] = mapped_column(String(32), nullable=False)
     platform: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    tier: Mapped[str] = mapped_column(String(16), nullable=False)  # regex | semantic
+    tier: Mapped[str] = mapped_column(String(16), nullable=False)  # regex | semantic | video
     pattern: Mapped[str | None] = mapped_column(Text, nullable=True)
     evaluation_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     weight: Mapped[float] = mapped_column(Float, nullable=False, default=1.0)

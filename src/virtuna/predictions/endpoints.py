@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from virtuna.billing.gate import AnalysisGate
+from virtuna.billing.gate import AnalysisGate, Gate
 from virtuna.engine.draft import Draft
 from virtuna.engine.pipeline import Engine
+from virtuna.kit.db import read_phase, write_phase
 from virtuna.kit.web import ERRORS_INPUT, ERRORS_OBJECT, Session, get_state
-from virtuna.predictions import service
+from virtuna.models import User
+from virtuna.predictions import links, service, uploads
 from virtuna.predictions.ranking import rank
 from virtuna.predictions.schemas import AnalysisRead, BatchRequest, BatchResponse, HistoryPage
 from virtuna.users.auth import CurrentUser
@@ -28,23 +32,70 @@ def get_engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-@router.post("/analyze", response_model=AnalysisRead, responses=ERRORS_INPUT)
+@router.post(
+    "/analyze",
+    response_model=AnalysisRead,
+    responses=uploads.ANALYZE_RESPONSES,
+    openapi_extra=uploads.OPENAPI_BODY,
+)
 async def analyze(
-    draft: Draft, user: CurrentUser, session: Session, engine: EngineDep, gate: AnalysisGate
+    request: Request, user: CurrentUser, session: Session, engine: EngineDep, gate: AnalysisGate
 ) -> AnalysisRead:
-    """Score one draft; the stored result is returned with its id (429 over quota)."""
-    result = await service.analyze(session, engine, user=user, draft=draft)
-    await gate.charge(session, [result])  # atomic; refused -> 429 and nothing stored
-    return result
+    """Score one draft (JSON), or an uploaded video with the draft's other fields
+    (multipart/form-data, file field ``video``); the stored result is returned with its id
+    (413 upload too large, 415 not a video, 422 invalid or too long, 429 over quota)."""
+    if uploads.is_multipart(request):
+        async with uploads.uploaded_draft(request, get_state(request).settings) as draft:
+            return await _score_one(draft, user, session, engine, gate)
+    # tiktok_url mode: caption and author from oEmbed, before any transaction opens.
+    draft, notes = await links.resolve_draft(
+        await uploads.json_draft(request), links.link_client(request)
+    )
+    return await _score_one(draft, user, session, engine, gate, notes)
+
+
+async def _score_one(
+    draft: Draft,
+    user: User,
+    session: AsyncSession,
+    engine: Engine,
+    gate: Gate,
+    notes: Sequence[str] = (),
+) -> AnalysisRead:
+    # Three phases, so no transaction (on SQLite: no write lock) is held across the LLM wait.
+    async with read_phase(session):
+        prepared = await service.prepare(session, draft, now=datetime.now(UTC), warnings=notes)
+    scored = await service.score(engine, prepared)
+    async with write_phase(session):
+        await gate.charge(session, [scored.result])  # atomic; refused -> 429, nothing stored
+        (stored,) = await service.store(session, user=user, scored=[scored])
+    return stored
 
 
 @router.post("/analyze/batch", response_model=BatchResponse, responses=ERRORS_INPUT)
 async def analyze_batch(
-    body: BatchRequest, user: CurrentUser, session: Session, engine: EngineDep, gate: AnalysisGate
+    body: BatchRequest,
+    user: CurrentUser,
+    session: Session,
+    engine: EngineDep,
+    gate: AnalysisGate,
+    link_client: links.LinkClient,
 ) -> BatchResponse:
     """Score up to 50 drafts and return them ranked, flagging neighbours within noise."""
-    stored = await service.analyze_batch(session, engine, user=user, drafts=body.drafts)
-    await gate.charge(session, stored)  # the whole batch fits the quota, or none is stored
+    uploads.refuse_measured(body.drafts)
+    resolved = await asyncio.gather(*(links.resolve_draft(d, link_client) for d in body.drafts))
+    async with read_phase(session):
+        prepared = await service.prepare_batch(
+            session,
+            [d for d, _ in resolved],
+            now=datetime.now(UTC),
+            warnings=[w for _, w in resolved],
+        )
+    scored = await service.score_batch(engine, prepared)
+    async with write_phase(session):
+        # the whole batch fits the quota, or none is stored
+        await gate.charge(session, [s.result for s in scored])
+        stored = await service.store(session, user=user, scored=scored)
     return BatchResponse(results=rank(stored))
 
 
@@ -70,7 +121,5 @@ async def history(
     )
 
 
-@router.get("/analysis/{analysis_id}", response_model=AnalysisRead, responses=ERRORS_OBJECT)
-async def get_analysis(analysis_id: uuid.UUID, user: CurrentUser, session: Session) -> AnalysisRead:
-    """One analysis; another user's id answers 404."""
-    return await service.get_for(session, user=user, analysis_id=analysis_id)
+# GET /api/analysis/{analysis_id} is served by virtuna.outcomes.endpoints: it shows the
+# stored result (service.get_for) together with the analysis's outcomes, which live above.

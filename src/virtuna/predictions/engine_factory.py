@@ -54,7 +54,7 @@ async def engine_hook(state: AppState) -> AsyncIterator[None]:
         await session.connection(execution_options=READ_ONLY)
         rules = await load_rules(session)
     # The registry's champion unless VIRTUNA_MODEL_DIR pins a bundle (model_reload.py).
-    champion = None if state.settings.model_dir is not None else await registry_champion(state)
+    champion = await registry_champion(state.sessions, state.settings)
     state.extras["engine"] = build_engine(state.settings, rules, champion)
     async with watch_champion(state):
         yield

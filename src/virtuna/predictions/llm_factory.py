@@ -26,11 +26,13 @@ from virtuna.engine.llm.breaker import (
 )
 from virtuna.engine.llm.caller import ChainLink, StructuredCaller
 from virtuna.engine.llm.gemini import GeminiProvider
+from virtuna.engine.llm.ledger import CallRecord
 from virtuna.engine.llm.openai_compat import OpenAICompatProvider
 from virtuna.engine.llm.prompts import load_prompt
 from virtuna.engine.llm.provider import DEEPSEEK_PEAK_HOURS_UTC, LLMProvider, Pricing, Role
 from virtuna.engine.llm.roles import LLMContentAnalyzer, LLMReasoner, LLMSemanticEvaluator
 from virtuna.engine.pipeline import StageTimeouts
+from virtuna.kit.metrics import record_llm_call, set_breaker
 from virtuna.kit.web import AppState
 
 log = structlog.get_logger("virtuna.predictions")
@@ -45,8 +47,9 @@ class LLMSetup:
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
 
     def chain(self, names: list[str]) -> list[ChainLink]:
+        video = {"gemini": self.settings.gemini_video_timeout_seconds}
         return [
-            ChainLink(self.providers[n], self.breakers[n], self.timeouts[n])
+            ChainLink(self.providers[n], self.breakers[n], self.timeouts[n], video.get(n))
             for n in names
             if n in self.providers
         ]
@@ -66,6 +69,8 @@ def _gemini(s: Settings, key: str) -> LLMProvider:
         model=s.gemini_model,
         base_url=s.gemini_base_url,
         max_output_tokens=s.gemini_max_output_tokens,
+        inline_video_max_bytes=int(s.gemini_inline_video_max_mb * 1024 * 1024),
+        file_poll_seconds=s.gemini_file_poll_seconds,
         pricing=Pricing(
             s.gemini_price_input_per_m,
             s.gemini_price_cached_input_per_m,
@@ -148,9 +153,16 @@ def llm_setup(settings: Settings) -> LLMSetup | None:
         probe_ttl_seconds=max(timeouts.values()) + 5,
     )
     setup = LLMSetup(settings, providers, timeouts, store)
-    setup.breakers = {name: CircuitBreaker(name, store, policy) for name in providers}
+    setup.breakers = {
+        name: CircuitBreaker(name, store, policy, on_state=set_breaker) for name in providers
+    }
     _setups.append(setup)
     return setup
+
+
+def observe_call(record: CallRecord) -> None:
+    """The engine's caller reports each ledger record here: Prometheus counts it."""
+    record_llm_call(record.provider, record.outcome, record.cost_cents)
 
 
 def llm_engine_options(settings: Settings) -> dict[str, Any]:
@@ -174,6 +186,7 @@ def llm_engine_options(settings: Settings) -> dict[str, Any]:
                 load_prompt(role),
                 budget_seconds=deadline,
                 max_retries=settings.llm_max_retries,
+                observer=observe_call,
             )
             if links
             else None

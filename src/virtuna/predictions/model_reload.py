@@ -23,8 +23,9 @@ from pathlib import Path
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from virtuna.config import Settings
 from virtuna.engine.aggregate import Weights
 from virtuna.engine.bundle import BundleError, ModelBundle, load_stored
 from virtuna.engine.pipeline import Engine
@@ -41,8 +42,8 @@ def model_weights(bundle: ModelBundle | None) -> Weights:
     return bundle.blend.weights() if bundle is not None and bundle.blend is not None else Weights()
 
 
-def cache_dir(state: AppState) -> Path:
-    return state.settings.data_dir / "models"
+def cache_dir(settings: Settings) -> Path:
+    return settings.data_dir / "models"
 
 
 async def champion_version(session: AsyncSession) -> str | None:
@@ -53,23 +54,32 @@ async def champion_version(session: AsyncSession) -> str | None:
     return version
 
 
-async def load_champion(state: AppState, version: str) -> ModelBundle | None:
-    async with state.sessions() as session:
+async def load_champion(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, version: str
+) -> ModelBundle | None:
+    async with sessions() as session:
         await session.connection(execution_options=READ_ONLY)
         row = await session.scalar(select(MLModel).where(MLModel.version == version))
     if row is None:
         return None
     return await asyncio.to_thread(
-        load_stored, row.version, row.path, row.bundle_zip, cache_dir(state)
+        load_stored, row.version, row.path, row.bundle_zip, cache_dir(settings)
     )
 
 
-async def registry_champion(state: AppState) -> ModelBundle | None:
-    """The champion's bundle; None when the registry is empty or cannot be read."""
+async def registry_champion(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> ModelBundle | None:
+    """The champion's bundle; None when pinned, or the registry is empty or unreadable.
+
+    Used by the API's lifespan and by one-shot CLI commands, so both serve the same model.
+    """
+    if settings.model_dir is not None:
+        return None
     try:
-        async with state.sessions() as session:
+        async with sessions() as session:
             version = await champion_version(session)
-        return None if version is None else await load_champion(state, version)
+        return None if version is None else await load_champion(sessions, settings, version)
     except (SQLAlchemyError, BundleError, OSError) as exc:
         log.warning("ml.registry.unavailable", error=f"{type(exc).__name__}: {exc}")
         return None
@@ -92,7 +102,7 @@ class ModelWatcher:
             version = await champion_version(session)
         if version is None or version == self.served_version:
             return False
-        bundle = await load_champion(self.state, version)
+        bundle = await load_champion(self.state.sessions, self.state.settings, version)
         if bundle is None:
             return False
         previous = self.served_version

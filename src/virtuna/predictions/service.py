@@ -1,8 +1,15 @@
 """Score drafts and keep every served prediction.
 
 The engine is pure; this layer gathers its point-in-time inputs from the database (creator
-history, trend snapshot), runs it, and persists the full result in the caller's transaction.
-A failed insert fails the request: no prediction is served that was not recorded.
+history, trend snapshot), runs it, and persists the full result. A failed insert fails the
+request: no prediction is served that was not recorded.
+
+Three steps, so a caller can keep the LLM wait outside any transaction (the API does:
+read phase, engine with no transaction open, one short write phase)::
+
+    prepare (reads) ──▶ score (engine, no database) ──▶ store (inserts, flush)
+
+``analyze`` / ``analyze_batch`` chain them in the caller's one transaction (the CLI).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from virtuna.costs import service as costs
 from virtuna.engine.draft import Draft, parse_draft
 from virtuna.engine.errors import DraftValidationError
+from virtuna.engine.llm.ledger import CallRecord
 from virtuna.engine.normalize import normalize_draft
 from virtuna.engine.pipeline import Engine
 from virtuna.engine.result import AnalysisResult
@@ -30,6 +39,7 @@ from virtuna.predictions import calibration, repository
 from virtuna.predictions.schemas import AnalysisRead, AnalysisSummary, HistoryPage
 from virtuna.trends import service as trends_service
 from virtuna.videos.context import creator_context_at, trend_snapshot_at
+from virtuna.videos.creators import request_creator_refresh
 
 
 def validate_draft(data: Draft | Mapping[str, Any]) -> Draft:
@@ -48,6 +58,8 @@ async def engine_inputs(
     as_of = draft.scheduled_for or now
     normalized = normalize_draft(draft)  # the engine's own reading of handle and hashtags
     creator = await creator_context_at(session, handle=normalized.creator_handle, as_of=as_of)
+    # Unknown or stale creator: queue a profile scrape (never raises, never waits).
+    await request_creator_refresh(session, normalized.creator_handle, now)
     own = await trend_snapshot_at(
         session,
         as_of=as_of,
@@ -72,6 +84,57 @@ async def score_draft(
 ) -> AnalysisResult:
     creator, trends = await engine_inputs(session, draft, now=now)
     return await engine.analyze(draft, creator=creator, trends=trends, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A draft with the database's point-in-time view of it: all the engine needs."""
+
+    draft: Draft
+    creator: CreatorContext | None
+    trends: TrendSnapshot
+    now: datetime
+    warnings: tuple[str, ...] = ()  # the service's own (e.g. an unresolved TikTok link)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    prepared: Prepared
+    result: AnalysisResult
+    calls: list[CallRecord]
+
+
+async def prepare(
+    session: AsyncSession, draft: Draft, *, now: datetime, warnings: Sequence[str] = ()
+) -> Prepared:
+    """The read step: creator and trend context at the draft's time (no writes)."""
+    creator, trends = await engine_inputs(session, draft, now=now)
+    return Prepared(draft, creator, trends, now, tuple(warnings))
+
+
+async def score(engine: Engine, prepared: Prepared) -> Scored:
+    """The engine step: touches no database, so no transaction need be open across it."""
+    p = prepared
+    result, calls = await costs.ledgered(
+        engine.analyze(p.draft, creator=p.creator, trends=p.trends, now=p.now)
+    )
+    if p.warnings:
+        result = result.model_copy(update={"warnings": [*result.warnings, *p.warnings]})
+    return Scored(prepared, result, calls)
+
+
+async def store(
+    session: AsyncSession, *, user: User, scored: Sequence[Scored]
+) -> list[AnalysisRead]:
+    """The write step: each analysis (calibrated as served) and its ledger rows, flushed."""
+    rows = [
+        _row(user, s.prepared.draft, await calibration.serve(session, s.result)) for s in scored
+    ]
+    session.add_all(rows)
+    await session.flush()
+    for row, item in zip(rows, scored, strict=True):
+        await costs.record_calls(session, analysis_id=row.id, calls=item.calls)
+    return [read(r) for r in rows]
 
 
 def _row(user: User, draft: Draft, served: calibration.Served) -> Analysis:
@@ -114,15 +177,10 @@ async def analyze(
     draft: Draft | Mapping[str, Any],
     now: datetime | None = None,
 ) -> AnalysisRead:
-    valid = validate_draft(draft)
-    result, calls = await costs.ledgered(
-        score_draft(session, engine, valid, now=now or datetime.now(UTC))
-    )
-    row = _row(user, valid, await calibration.serve(session, result))
-    session.add(row)
-    await session.flush()
-    await costs.record_calls(session, analysis_id=row.id, calls=calls)
-    return read(row)
+    """Prepare, score and store one draft in the caller's transaction."""
+    prepared = await prepare(session, validate_draft(draft), now=now or datetime.now(UTC))
+    (stored,) = await store(session, user=user, scored=[await score(engine, prepared)])
+    return stored
 
 
 def read(row: Analysis) -> AnalysisRead:
@@ -200,6 +258,26 @@ def _summary(row: Analysis) -> AnalysisSummary:
     )
 
 
+async def prepare_batch(
+    session: AsyncSession,
+    drafts: Sequence[Draft],
+    *,
+    now: datetime,
+    warnings: Sequence[Sequence[str]] | None = None,
+) -> list[Prepared]:
+    # Database reads share one session, so they run in turn.
+    notes = warnings if warnings is not None else [()] * len(drafts)
+    return [
+        await prepare(session, draft, now=now, warnings=w)
+        for draft, w in zip(drafts, notes, strict=True)
+    ]
+
+
+async def score_batch(engine: Engine, prepared: Sequence[Prepared]) -> list[Scored]:
+    """Every draft's engine run concurrently, input order kept."""
+    return list(await asyncio.gather(*(score(engine, p) for p in prepared)))
+
+
 async def analyze_batch(
     session: AsyncSession,
     engine: Engine,
@@ -209,22 +287,5 @@ async def analyze_batch(
     now: datetime | None = None,
 ) -> list[AnalysisRead]:
     """Score every draft (engine work runs concurrently), store each, input order kept."""
-    when = now or datetime.now(UTC)
-    # Database reads share one session, so they run in turn; the engine runs concurrently.
-    inputs = [await engine_inputs(session, draft, now=when) for draft in drafts]
-    scored = await asyncio.gather(
-        *(
-            costs.ledgered(engine.analyze(d, creator=c, trends=t, now=when))
-            for d, (c, t) in zip(drafts, inputs, strict=True)
-        )
-    )
-    results = [result for result, _ in scored]
-    rows = [
-        _row(user, d, await calibration.serve(session, r))
-        for d, r in zip(drafts, results, strict=True)
-    ]
-    session.add_all(rows)
-    await session.flush()
-    for row, (_, calls) in zip(rows, scored, strict=True):
-        await costs.record_calls(session, analysis_id=row.id, calls=calls)
-    return [read(r) for r in rows]
+    prepared = await prepare_batch(session, drafts, now=now or datetime.now(UTC))
+    return await store(session, user=user, scored=await score_batch(engine, prepared))

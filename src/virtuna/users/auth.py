@@ -8,8 +8,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from virtuna.errors import Forbidden, RateLimited, Unauthorized
+from virtuna.kit.db import read_phase, write_phase
+from virtuna.kit.observability import bind_user
 from virtuna.kit.web import Session, get_state
 from virtuna.models import User
+from virtuna.models.base import utcnow
 from virtuna.users import service as users
 
 # Declares the scheme in OpenAPI; parsing failures are ours to report (auto_error=False) so
@@ -33,10 +36,19 @@ async def current_user(request: Request, session: Session, credentials: Credenti
     try:
         if credentials is None or not credentials.credentials.strip():
             raise Unauthorized("invalid or missing API key")
-        return await users.authenticate(session, raw_key=credentials.credentials.strip())
+        # Its own short read-only transaction: the request's work starts with none open,
+        # so a route may end its phases (e.g. before an LLM wait) without holding anything.
+        async with read_phase(session):
+            user, key = await users.identify(session, raw_key=credentials.credentials.strip())
     except Unauthorized:
         state.auth_failures.hit(address)
         raise
+    now = utcnow()
+    if users.needs_touch(key, now):  # at most about once a minute per key
+        async with write_phase(session):
+            await users.touch(session, key=key, now=now)
+    bind_user(user.id)
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

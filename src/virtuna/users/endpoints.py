@@ -4,13 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from virtuna.kit.web import ERRORS_AUTH
-from virtuna.users.auth import CurrentUser
-from virtuna.users.schemas import UserRead
-
+# `GET /api/profile` lives in virtuna.billing.endpoints: it reports the plan's quota too,
+# and billing sits above users in the layer order.
 router = APIRouter(prefix="/api", tags=["users"])
-
-
-@router.get("/profile", response_model=UserRead, responses=ERRORS_AUTH)
-async def get_profile(user: CurrentUser) -> UserRead:
-    return UserRead.model_validate(user)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from virtuna.models import ApiKey, User
@@ -37,8 +37,18 @@ async def find_active_key(session: AsyncSession, key_hash: str) -> tuple[ApiKey,
     return None if row is None else (row[0], row[1])
 
 
-async def touch_key(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
-    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))
+async def touch_key(
+    session: AsyncSession,
+    key_id: uuid.UUID,
+    when: datetime,
+    *,
+    stale_before: datetime | None = None,
+) -> None:
+    """Set ``last_used_at``; with ``stale_before`` only if it is older (or unset)."""
+    stmt = update(ApiKey).where(ApiKey.id == key_id)
+    if stale_before is not None:
+        stmt = stmt.where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < stale_before))
+    await session.execute(stmt.values(last_used_at=when))
 
 
 async def revoke_keys(session: AsyncSession, user_id: uuid.UUID, when: datetime) -> int:

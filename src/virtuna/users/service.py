@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from virtuna.users import repository
 
 KEY_PREFIX = "vt_"
 PLANS = ("free", "starter", "pro")
+TOUCH_INTERVAL = timedelta(minutes=1)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 
@@ -79,8 +81,8 @@ async def list_users(session: AsyncSession) -> Sequence[User]:
     return await repository.list_users(session)
 
 
-async def authenticate(session: AsyncSession, *, raw_key: str) -> User:
-    """The user owning an active key, or ``Unauthorized`` (one message for every failure)."""
+async def identify(session: AsyncSession, *, raw_key: str) -> tuple[User, ApiKey]:
+    """The user owning an active key and the key, or ``Unauthorized``; reads only."""
     if not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
         raise Unauthorized("invalid or missing API key")
     digest = hash_key(raw_key)
@@ -88,7 +90,30 @@ async def authenticate(session: AsyncSession, *, raw_key: str) -> User:
     if found is None or not hmac.compare_digest(found[0].key_hash, digest):
         raise Unauthorized("invalid or missing API key")
     key, user = found
-    await repository.touch_key(session, key.id, utcnow())
+    return user, key
+
+
+def needs_touch(key: ApiKey, now: datetime) -> bool:
+    """``last_used_at`` is kept to the minute: writing it on every request would put a write
+    (a row lock, on SQLite the database's write lock) into every request."""
+    last = key.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return last is None or now - last >= TOUCH_INTERVAL
+
+
+async def touch(session: AsyncSession, *, key: ApiKey, now: datetime) -> None:
+    """Record a use of ``key`` (conditional: concurrent touches of one key write once)."""
+    await repository.touch_key(session, key.id, now, stale_before=now - TOUCH_INTERVAL)
+
+
+async def authenticate(session: AsyncSession, *, raw_key: str) -> User:
+    """The user owning an active key, or ``Unauthorized`` (one message for every failure);
+    the key's ``last_used_at`` is touched in the same transaction when it is stale."""
+    user, key = await identify(session, raw_key=raw_key)
+    now = utcnow()
+    if needs_touch(key, now):
+        await touch(session, key=key, now=now)
     return user
 
 

@@ -37,6 +37,7 @@ TASK_MODULES = (
     "virtuna.predictions.tasks",
     "virtuna.training.tasks",
     "virtuna.outcomes.tasks",
+    "virtuna.media.tasks",
     "virtuna.webhooks.tasks",
 )
 
