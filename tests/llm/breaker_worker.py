@@ -65,6 +65,7 @@ async def main(base_url: str, redis_url: str, prefix: str, start_at: float, seco
     ]
     outcomes: Counter[str] = Counter()
     await asyncio.sleep(max(0.0, start_at - time.time()))
+    began = time.time()  # later than start_at when the machine is busy
     stop = time.monotonic() + seconds
 
     async def loop(caller: StructuredCaller) -> None:
@@ -77,10 +78,11 @@ async def main(base_url: str, redis_url: str, prefix: str, start_at: float, seco
             await asyncio.sleep(0.02)
 
     await asyncio.gather(*(loop(c) for c in callers for _ in range(4)))
+    ended = time.time()
     for provider in made:
         await provider.aclose()
     await store.aclose()
-    print(json.dumps(dict(outcomes)))  # noqa: T201 - the parent reads it
+    print(json.dumps({**outcomes, "began": began, "ended": ended}))  # noqa: T201 - for the parent
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ async def prefix() -> AsyncIterator[str]:
     await client.aclose()
 
 
-async def run_workers(base_url: str, prefix: str) -> list[dict[str, int]]:
+async def run_workers(base_url: str, prefix: str) -> list[dict[str, float]]:
     start_at = time.time() + 2.0  # interpreters and SDK imports first, then all race at once
     args = [base_url, REDIS_URL, prefix, str(start_at), str(RUN_SECONDS), str(COOLDOWN)]
     procs = [
@@ -84,9 +84,11 @@ async def test_open_breaker_lets_one_probe_per_interval_across_four_processes(
     failed = sum(r.get("failed", 0) for r in results)
     assert sum(r.get("ok", 0) for r in results) == 0
     assert failed > 100  # 4 processes x 8 callers kept asking the whole time
+    # The window the workers really called in (a busy machine starts some of them late).
+    window = max(r["ended"] for r in results) - min(r["began"] for r in results)
     for fragment in ("generateContent", "/chat/completions"):
         seen = arrivals(server, fragment)
         # the breaker did half-open (probes happened), but never two in one interval
-        assert 1 <= len(seen) <= RUN_SECONDS / COOLDOWN + 1, (fragment, len(seen))
+        assert 1 <= len(seen) <= window / COOLDOWN + 1, (fragment, len(seen), window)
         gaps = [b - a for a, b in zip(seen, seen[1:], strict=False)]
         assert all(gap >= COOLDOWN - 0.05 for gap in gaps), (fragment, gaps)

@@ -11,7 +11,7 @@ from tests.training.conftest import FAST
 from virtuna.engine.bundle import BundleMeta, FollowersPrior, ModelBundle
 from virtuna.training.dataset import Dataset
 from virtuna.training.metrics import spearman
-from virtuna.training.shrink import ALPHAS, choose_prior, followers_line
+from virtuna.training.shrink import ALPHAS, choose_prior, followers_line, pick_alpha
 from virtuna.training.train import _fixed_rounds, fit, outcome_sampled
 
 
@@ -37,14 +37,23 @@ def test_followers_line_recovers_a_known_line(sample_dataset: Dataset) -> None:
     assert slope == pytest.approx(0.5)
 
 
-def test_chosen_alpha_maximises_the_worst_source_lift(sample_dataset: Dataset) -> None:
+def test_pick_alpha_prefers_the_best_mean_that_is_safe_everywhere() -> None:
+    lifts = np.array([[0.05, 0.07, 0.05, 0.0], [-0.01, 0.01, 0.02, 0.0]])
+    assert pick_alpha(lifts) == 1  # index 0 is unsafe; mean 0.04 beats 0.035 and 0.0
+    assert pick_alpha(np.array([[0.1, 0.2], [-0.2, -0.1]])) == 1  # none safe: best worst case
+    assert pick_alpha(np.array([[0.1, 0.1], [0.0, 0.0]])) == 0  # ties: smaller alpha
+    assert pick_alpha(np.array([[0.3, 0.1], [-0.01, 0.05]])) == 1  # unsafe best mean refused
+
+
+def test_chosen_alpha_follows_the_rule(sample_dataset: Dataset) -> None:
     rows = sample_dataset.subset(sample_dataset.eligible() & ~outcome_sampled(sample_dataset))
     prior, report = choose_prior(rows, FAST.features, _fixed_rounds(FAST, 60))
     assert prior is not None
     worst = report["worst_lift"]
     assert worst == [min(v[i] for v in report["lift_by_source"].values())
                      for i in range(len(ALPHAS))]  # fmt: skip
-    assert prior.alpha == ALPHAS[int(np.argmax(worst))]
+    lifts = np.asarray(list(report["lift_by_source"].values()))
+    assert prior.alpha == ALPHAS[pick_alpha(lifts)]
     assert len(report["lift_by_source"]) == len(np.unique(rows.source))
 
 

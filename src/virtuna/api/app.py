@@ -66,7 +66,7 @@ def _lifespan(settings: Settings, hooks: Iterable[Hook]) -> Any:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await asyncio.to_thread(migrate_database, settings)
-        engine = create_engine(settings)
+        engine = create_engine(settings, one_loop=True)
         state = AppState(
             settings=settings,
             engine=engine,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from virtuna.cli.common import (
     out,
     print_json,
     progress_bar,
+    quiet_engine_logs,
     run,
     run_with_progress,
     settings_or_exit,
@@ -199,14 +199,8 @@ def _analyze_file(settings: Settings, file: Path, out_path: Path | None, as_json
     migrate_database(settings)
     progress = progress_bar(not as_json)
     drafts = [d for _, d in valid if isinstance(d, Draft)]
-    # Per-stage INFO lines (OBS-04) serve the API; for a file they would be 8 lines a draft.
-    engine_log = logging.getLogger("virtuna.engine")
-    level = engine_log.level
-    engine_log.setLevel(max(level, logging.WARNING))
-    try:
+    with quiet_engine_logs():
         scored = run_with_progress(progress, lambda: _score_all(settings, drafts, progress))
-    finally:
-        engine_log.setLevel(level)
     by_row: dict[int, AnalysisRead | str] = {
         i: r[2] for i, r in enumerate(rows) if isinstance(r[2], str)
     }

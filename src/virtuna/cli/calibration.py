@@ -13,7 +13,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from virtuna.cli.common import err, fail, out, print_json, run, session_scope, settings_or_exit
+from virtuna.cli.common import (
+    err,
+    fail,
+    out,
+    print_json,
+    quiet_engine_logs,
+    run,
+    session_scope,
+    settings_or_exit,
+)
 from virtuna.engine.bundle import BundleError, ModelBundle
 from virtuna.outcomes import backtest as backtest_service
 from virtuna.outcomes import calibration as calibration_service
@@ -133,7 +142,8 @@ def backtest(
         )  # fmt: skip
 
     try:
-        result = run(body)
+        with quiet_engine_logs():
+            result = run(body)
     except FileNotFoundError as exc:
         fail(str(exc).strip("'\""), code=2)
     except DatasetFormatError as exc:

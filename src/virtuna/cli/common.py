@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -24,6 +25,19 @@ from virtuna.logging import configure_logging
 T = TypeVar("T")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+@contextmanager
+def quiet_engine_logs() -> Iterator[None]:
+    """Per-stage INFO lines (OBS-04) serve the API; over a file of drafts they would be
+    eight lines a draft. Restored afterwards (in-process callers, tests)."""
+    engine_log = logging.getLogger("virtuna.engine")
+    level = engine_log.level
+    engine_log.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        engine_log.setLevel(level)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, NullPool
 
 from virtuna.config import Settings
 
@@ -48,20 +48,42 @@ def _install_sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 READ_ONLY = {"virtuna_readonly": True}
 
 
-def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, url: str | None = None, one_loop: bool = False
+) -> AsyncEngine:
+    """The engine for ``settings``. ``one_loop``: the caller uses it from a single event loop
+    for its whole life (the API app), so SQLite connections may be pooled."""
     target = url or settings.resolved_database_url
     if target.startswith("sqlite"):
         path = target.split(":///", 1)[-1]
         if path and path != ":memory:":
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        # One connection per checkout: aiosqlite threads are cheap and pooling them across
-        # event loops (CLI commands, tests) causes more trouble than it saves.
-        engine = create_async_engine(target, poolclass=NullPool)
+        engine = create_async_engine(target, **_sqlite_pool(settings, one_loop))
         _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return create_async_engine(
         target, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True
     )
+
+
+def _sqlite_pool(settings: Settings, one_loop: bool) -> dict[str, Any]:
+    """Pooling arguments for a SQLite engine.
+
+    By default one connection per checkout: pooling aiosqlite connections across event loops
+    (CLI commands, tests) causes more trouble than it saves. An engine living in one loop (the
+    app) keeps ``db_pool_size`` connections open instead: otherwise each of a request's short
+    phases starts a thread, opens the file and runs the pragmas again, four times per
+    analysis, and on a busy machine each waits for the new thread to be scheduled. Unlimited
+    overflow: a checkout never waits for a free connection, as with ``NullPool``; the extra
+    connections close when given back.
+    """
+    if not one_loop:
+        return {"poolclass": NullPool}
+    return {
+        "poolclass": AsyncAdaptedQueuePool,
+        "pool_size": settings.db_pool_size,
+        "max_overflow": -1,
+    }
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -29,8 +29,9 @@ import numpy as np
 from virtuna.engine.bundle import ModelBundle
 from virtuna.engine.calibrate import as_probs, metrics_report, observed_tiers
 from virtuna.engine.calibrators import fit_with_gate
-from virtuna.engine.pipeline import Engine
+from virtuna.engine.pipeline import Engine, StageTimeouts
 from virtuna.predictions.drafts_file import draft_from_scraper_item
+from virtuna.predictions.model_reload import model_weights
 from virtuna.training.dataset import sampling_group
 from virtuna.training.history import creator_contexts, trend_snapshots
 from virtuna.training.metrics import spearman
@@ -39,6 +40,7 @@ from virtuna.training.records import source_name as file_source
 
 Progress = Callable[[str], None]
 CHUNK = 64  # drafts scored concurrently (the model runs in worker threads)
+OFFLINE_STAGE_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,12 @@ async def run(paths: Sequence[Path], *, bundle: ModelBundle, horizon_days: int =
         f"{len(chosen):,} of {len(records):,} videos selected "
         f"(≥ {horizon_days} days old at scrape, later {fraction:.0%} of each source)"
     )
-    rows = await score(Engine(predictor=bundle), items, records, chosen, progress)
+    # Offline: a busy machine must not turn a queued model call into a missing signal.
+    offline = StageTimeouts(trends=OFFLINE_STAGE_SECONDS, creator=OFFLINE_STAGE_SECONDS,
+                            ml=OFFLINE_STAGE_SECONDS)  # fmt: skip
+    # The product's score: the model's fitted blend weights, as a serving process uses them.
+    engine = Engine(predictor=bundle, weights=model_weights(bundle), timeouts=offline)
+    rows = await score(engine, items, records, chosen, progress)
     cutoffs = bundle.meta.tier_cutoffs
     return {
         "model_version": bundle.version,

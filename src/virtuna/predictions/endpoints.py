@@ -24,7 +24,9 @@ from virtuna.users.auth import CurrentUser
 router = APIRouter(prefix="/api", tags=["analysis"])
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    """Async although it never awaits: FastAPI runs a plain ``def`` dependency in its thread
+    pool, a thread hop per analysis for a dictionary lookup."""
     engine: Engine = get_state(request).extras["engine"]
     return engine
 

@@ -132,16 +132,14 @@ async def _entries(
 ) -> list[dict[str, Any]]:
     """The top entries of every window for one kind (sounds or hashtags)."""
     rows = await series.key_series(session, plan, sounds=sound, keep=top_n + RANK_MARGIN)
-    entries: list[dict[str, Any]] = []
-    for window in plan.windows:
-        top = _top(rows, window, top_n)
-        keys = [row.key for row, _ in top]
-        medians = await series.current_medians(session, plan, window, keys, sounds=sound)
-        entries += [
-            {**_entry(rank, window, s, medians.get(row.key)), **_identity(row, sound=sound)}
-            for rank, (row, s) in enumerate(top, start=1)
-        ]
-    return entries
+    tops = {window: _top(rows, window, top_n) for window in plan.windows}
+    keys = {window: [row.key for row, _ in top] for window, top in tops.items()}
+    medians = await series.current_medians(session, plan, keys, sounds=sound)
+    return [
+        {**_entry(rank, w, s, medians[w].get(row.key)), **_identity(row, sound=sound)}
+        for w, top in tops.items()
+        for rank, (row, s) in enumerate(top, start=1)
+    ]
 
 
 async def _compute(

@@ -110,7 +110,7 @@ class CaptureTransport(Transport):
 def capture() -> Iterator[CaptureTransport]:
     transport = CaptureTransport()
     yield transport
-    sentry_sdk.init()  # back to a disabled client for the rest of the run
+    sentry_sdk.get_global_scope().set_client(None)  # no client (no integrations) afterwards
 
 
 async def _boom() -> None:
@@ -163,10 +163,12 @@ async def test_sentry_never_reads_request_bodies(
             )
     assert response.status_code == 500
     sentry_sdk.flush()
-    (event,) = capture.events()
-    assert "vt_formsecret" not in repr(event)
-    assert "data" not in event["request"]
-    assert event["_meta"]["request"]["data"][""]["rem"][0][0] == "!config"  # removed by config
+    events = [e for e in capture.events() if "request" in e]
+    assert events, "the crash reached no transport"
+    assert "vt_formsecret" not in repr(capture.events())
+    for event in events:
+        assert "data" not in event["request"]
+        assert event["_meta"]["request"]["data"][""]["rem"][0][0] == "!config"  # by config
 
 
 def _add_crash_route(app: FastAPI) -> None:
