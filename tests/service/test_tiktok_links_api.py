@@ -98,3 +98,20 @@ async def test_batch_resolves_each_link(
     response = await client.post("/api/analyze/batch", json={"drafts": drafts}, headers=auth)
     assert response.status_code == 200, response.text
     assert len(response.json()["results"]) == 2
+
+
+async def test_batch_refusal_names_the_draft_and_stores_nothing(
+    app: FastAPI, client: httpx.AsyncClient, auth: dict[str, str], session: AsyncSession
+) -> None:
+    install(app, Net({"vm.tiktok.com": redirect("http://169.254.169.254/latest/meta-data")}))
+    drafts = [
+        {"input_mode": "text", "content_text": "plain text draft"},
+        {"input_mode": "tiktok_url", "tiktok_url": SHORT},
+    ]
+    before = await session.scalar(select(func.count()).select_from(Analysis))
+    response = await client.post("/api/analyze/batch", json={"drafts": drafts}, headers=auth)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["details"][0]["field"] == "drafts[1].tiktok_url"
+    assert "drafts[1].tiktok_url" in error["message"]
+    assert await session.scalar(select(func.count()).select_from(Analysis)) == before

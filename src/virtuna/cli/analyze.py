@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import typer
 from rich.progress import Progress
 
@@ -36,11 +37,13 @@ from virtuna.media import service as media
 from virtuna.predictions import service
 from virtuna.predictions.drafts_file import read_drafts
 from virtuna.predictions.engine_factory import build_engine
+from virtuna.predictions.links import resolve_draft
 from virtuna.predictions.model_reload import registry_champion
 from virtuna.predictions.ranking import rank
 from virtuna.predictions.rules import load_rules, seed_rules
 from virtuna.predictions.schemas import AnalysisRead
 from virtuna.users.service import local_user
+from virtuna.videos.oembed import OEmbedClient
 
 CHUNK = 200
 
@@ -116,11 +119,14 @@ def analyze(
     migrate_database(settings)
 
     async def body() -> AnalysisRead:
+        resolved, notes = await _resolve_link(draft, settings)  # before any transaction
         db, factory, engine = await _prepared(settings)
         try:
             async with unit_of_work(factory) as session:
                 user = await local_user(session)
-                return await service.analyze(session, engine, user=user, draft=draft)
+                return await service.analyze(
+                    session, engine, user=user, draft=resolved, warnings=notes
+                )
         finally:
             await db.dispose()
 
@@ -129,6 +135,28 @@ def analyze(
         print_json(result.model_dump(mode="json"))
     else:
         print_report(result)
+
+
+def oembed_client(http: httpx.AsyncClient, settings: Settings) -> OEmbedClient:
+    """The CLI's oEmbed client (tests swap in a fake network)."""
+    return OEmbedClient(
+        http,
+        endpoint=settings.tiktok_oembed_url,
+        max_redirects=settings.tiktok_max_redirects,
+        timeout=settings.tiktok_resolve_timeout_seconds,
+    )
+
+
+async def _resolve_link(draft: dict[str, Any], settings: Settings) -> tuple[Draft, list[str]]:
+    """--url: caption and author from TikTok's oEmbed, as the API does (links.py)."""
+    try:
+        parsed = parse_draft(draft)
+    except DraftValidationError as exc:
+        fail("; ".join(f"{e['field']}: {e['message']}" for e in exc.errors), code=2)
+    if parsed.tiktok_url is None:
+        return parsed, []
+    async with httpx.AsyncClient() as http:
+        return await resolve_draft(parsed, oembed_client(http, settings))
 
 
 def _video_signals(video: Path, settings: Settings) -> VideoSignals:

@@ -85,7 +85,10 @@ async def analyze_batch(
 ) -> BatchResponse:
     """Score up to 50 drafts and return them ranked, flagging neighbours within noise."""
     uploads.refuse_measured(body.drafts)
-    resolved = await asyncio.gather(*(links.resolve_draft(d, link_client) for d in body.drafts))
+    resolved = await asyncio.gather(*(
+        links.resolve_draft(d, link_client, f"drafts[{i}].tiktok_url")
+        for i, d in enumerate(body.drafts)
+    ))  # fmt: skip
     async with read_phase(session):
         prepared = await service.prepare_batch(
             session,

@@ -42,16 +42,19 @@ def link_client(request: Request) -> OEmbedClient:
 LinkClient = Annotated[OEmbedClient, Depends(link_client)]
 
 
-async def resolve_draft(draft: Draft, client: OEmbedClient) -> tuple[Draft, list[str]]:
-    """The draft filled from its TikTok link, and warnings for the result."""
+async def resolve_draft(
+    draft: Draft, client: OEmbedClient, field: str = "tiktok_url"
+) -> tuple[Draft, list[str]]:
+    """The draft filled from its TikTok link, and warnings for the result. ``field`` names
+    the link in a refusal (``drafts[3].tiktok_url`` in a batch)."""
     if draft.input_mode != InputMode.TIKTOK_URL or not draft.tiktok_url:
         return draft, []
     try:
         info = await client.lookup(draft.tiktok_url)
     except LinkRefused as exc:
         raise ValidationFailed(
-            f"tiktok_url refused: {exc.reason}",
-            details=[{"field": "tiktok_url", "message": exc.reason}],
+            f"{field} refused: {exc.reason}",
+            details=[{"field": field, "message": exc.reason}],
         ) from None
     except LinkUnresolved as exc:
         log.warning("tiktok.link.unresolved", error=str(exc))

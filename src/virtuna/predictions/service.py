@@ -176,9 +176,12 @@ async def analyze(
     user: User,
     draft: Draft | Mapping[str, Any],
     now: datetime | None = None,
+    warnings: Sequence[str] = (),
 ) -> AnalysisRead:
     """Prepare, score and store one draft in the caller's transaction."""
-    prepared = await prepare(session, validate_draft(draft), now=now or datetime.now(UTC))
+    prepared = await prepare(
+        session, validate_draft(draft), now=now or datetime.now(UTC), warnings=warnings
+    )
     (stored,) = await store(session, user=user, scored=[await score(engine, prepared)])
     return stored
 
