@@ -82,3 +82,10 @@ def test_datares_gets_documented_scrape_date(all_records: list[Any]) -> None:
     assert datares
     assert all(r.outcome.scraped_at is None for r in datares)
     assert {r.scraped_at().date().isoformat() for r in datares} == {"2020-12-11"}
+
+
+@pytest.mark.parametrize("created", [1718297325, "1718297325", " 1718297325.0 "])
+def test_create_time_as_epoch_number_or_string(tmp_path: Path, created: object) -> None:
+    item = {k: v for k, v in ITEM.items() if k != "createTimeISO"} | {"createTime": created}
+    (rec,) = read_records(_write(tmp_path / "e.jsonl", json.dumps(item) + "\n"), source="s")
+    assert rec.draft.created_at.isoformat() == "2024-06-13T16:48:45+00:00"

@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from virtuna.engine.errors import DraftValidationError, FieldError
-from virtuna.engine.urls import InvalidTikTokUrl, parse_tiktok_url
+from virtuna.engine.urls import check_tiktok_url
 from virtuna.engine.video import VideoSignals
 
 MAX_CONTENT_CHARS = 10_000
@@ -104,13 +104,7 @@ class Draft(BaseModel):
     @field_validator("tiktok_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            parse_tiktok_url(value)
-        except InvalidTikTokUrl as exc:
-            raise ValueError(exc.reason) from exc
-        return value
+        return check_tiktok_url(value)
 
     @field_validator("scheduled_for")
     @classmethod

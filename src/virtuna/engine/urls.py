@@ -76,6 +76,18 @@ def parse_tiktok_url(raw: str) -> TikTokUrl:
     return _parse_path(raw, host, path)
 
 
+def check_tiktok_url(value: str | None) -> str | None:
+    """A pydantic field validator's body: ``value`` unchanged if it is an acceptable TikTok
+    link (or absent), else ``ValueError`` carrying the user-facing reason."""
+    if value is None:
+        return None
+    try:
+        parse_tiktok_url(value)
+    except InvalidTikTokUrl as exc:
+        raise ValueError(exc.reason) from exc
+    return value
+
+
 def is_tiktok_url(raw: str) -> bool:
     try:
         parse_tiktok_url(raw)

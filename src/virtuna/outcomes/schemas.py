@@ -8,7 +8,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from virtuna.engine.urls import InvalidTikTokUrl, parse_tiktok_url
+from virtuna.engine.urls import check_tiktok_url
 from virtuna.predictions.schemas import AnalysisRead
 
 # Plausible upper bounds: TikTok's most-viewed videos are below 3e9 views.
@@ -47,13 +47,7 @@ class OutcomeCreate(BaseModel):
     @field_validator("posted_url")
     @classmethod
     def _tiktok_only(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            parse_tiktok_url(value)
-        except InvalidTikTokUrl as exc:
-            raise ValueError(exc.reason) from exc
-        return value
+        return check_tiktok_url(value)
 
     @field_validator("posted_at", "observed_at")
     @classmethod

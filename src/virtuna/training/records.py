@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -75,12 +76,18 @@ class VideoRecord:
         return (scraped - self.draft.created_at).total_seconds() / 86400.0
 
 
+_EPOCH = re.compile(r"\d{9,11}(?:\.\d+)?")
+
+
 def _parse_time(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, int | float):
         return datetime.fromtimestamp(float(value), tz=UTC)
-    text = str(value).replace("Z", "+00:00")
+    text = str(value).strip()
+    if _EPOCH.fullmatch(text):  # some exports write createTime as a string of seconds
+        return datetime.fromtimestamp(float(text), tz=UTC)
+    text = text.replace("Z", "+00:00")
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
