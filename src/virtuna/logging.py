@@ -33,6 +33,31 @@ def _redact_secrets(
 _QUIET = ("httpx", "httpcore", "httpx2", "uvicorn.access", "asyncio", "aiosqlite")
 
 
+def _renderer(fmt: LogFormat, out: Any) -> Any:
+    """JSON, or coloured console lines; AUTO picks the console for a terminal."""
+    if fmt is LogFormat.AUTO:
+        fmt = LogFormat.CONSOLE if out.isatty() else LogFormat.JSON
+    if fmt is LogFormat.JSON:
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=out.isatty())
+
+
+def _handler(out: Any, shared: list[Any], renderer: Any) -> logging.Handler:
+    """A stdlib handler rendering structlog's and foreign records through ``renderer``."""
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    return handler
+
+
 def configure_logging(settings: Settings, *, stream: Any = None) -> None:
     """structlog and the stdlib (the engine, libraries) both render through one formatter.
 
@@ -41,14 +66,6 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
     ``request_id`` from the contextvars.
     """
     out = stream or sys.stderr
-    fmt = settings.log_format
-    if fmt is LogFormat.AUTO:
-        fmt = LogFormat.CONSOLE if out.isatty() else LogFormat.JSON
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt is LogFormat.JSON
-        else structlog.dev.ConsoleRenderer(colors=out.isatty())
-    )
     level = logging.getLevelNamesMapping()[settings.log_level]
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -62,19 +79,8 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                renderer,
-            ],
-        )
-    )
     root = logging.getLogger()
-    root.handlers = [handler]
+    root.handlers = [_handler(out, shared, _renderer(settings.log_format, out))]
     root.setLevel(level)
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))

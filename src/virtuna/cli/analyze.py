@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -81,26 +81,40 @@ def _single_draft(
     return {k: v for k, v in draft.items() if v is not None}
 
 
-def analyze(
-    text: str | None = typer.Argument(None, help="Caption or script text of the draft."),
-    url: str | None = typer.Option(None, "--url", help="A TikTok video URL."),
-    video: Path | None = typer.Option(
-        None,
+_Text = Annotated[str | None, typer.Argument(help="Caption or script text of the draft.")]
+_Url = Annotated[str | None, typer.Option("--url", help="A TikTok video URL.")]
+_Video = Annotated[
+    Path | None,
+    typer.Option(
         "--video",
         help="A video file (MP4, MOV, WebM, MKV): measured locally; Gemini watches it if set.",
     ),
-    creator: str | None = typer.Option(None, "--creator", help="Creator handle, e.g. @name."),
-    niche: str | None = typer.Option(None, "--niche", help="Niche, e.g. cooking."),
-    content_type: str | None = typer.Option(
-        None, "--content-type", help="post|reel|story|video|thread."
-    ),
-    file: Path | None = typer.Option(
-        None, "--file", help="Score many: JSONL, JSON array, CSV or scraper items."
-    ),
-    out_path: Path | None = typer.Option(
-        None, "--out", help="With --file: write one JSON result per input line."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a report."),
+]
+_Creator = Annotated[str | None, typer.Option("--creator", help="Creator handle, e.g. @name.")]
+_Niche = Annotated[str | None, typer.Option("--niche", help="Niche, e.g. cooking.")]
+_ContentType = Annotated[
+    str | None, typer.Option("--content-type", help="post|reel|story|video|thread.")
+]
+_File = Annotated[
+    Path | None,
+    typer.Option("--file", help="Score many: JSONL, JSON array, CSV or scraper items."),
+]
+_Out = Annotated[
+    Path | None, typer.Option("--out", help="With --file: write one JSON result per input line.")
+]
+_Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a report.")]
+
+
+def analyze(
+    text: _Text = None,
+    url: _Url = None,
+    video: _Video = None,
+    creator: _Creator = None,
+    niche: _Niche = None,
+    content_type: _ContentType = None,
+    file: _File = None,
+    out_path: _Out = None,
+    as_json: _Json = False,
 ) -> None:
     """Score a draft (or a file of drafts) and explain the score."""
     settings = settings_or_exit()
@@ -117,24 +131,23 @@ def analyze(
     if video is not None:  # measured exactly as an upload is (sniff, PyAV probe, caps)
         draft["video"] = _video_signals(video, settings)
     migrate_database(settings)
-
-    async def body() -> AnalysisRead:
-        resolved, notes = await _resolve_link(draft, settings)  # before any transaction
-        db, factory, engine = await _prepared(settings)
-        try:
-            async with unit_of_work(factory) as session:
-                user = await local_user(session)
-                return await service.analyze(
-                    session, engine, user=user, draft=resolved, warnings=notes
-                )
-        finally:
-            await db.dispose()
-
-    result = run(body)
+    result = run(lambda: _analyze_one(settings, draft))
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
         print_report(result)
+
+
+async def _analyze_one(settings: Settings, draft: dict[str, Any]) -> AnalysisRead:
+    """Resolve a link (before any transaction), then score and store the draft."""
+    resolved, notes = await _resolve_link(draft, settings)
+    db, factory, engine = await _prepared(settings)
+    try:
+        async with unit_of_work(factory) as session:
+            user = await local_user(session)
+            return await service.analyze(session, engine, user=user, draft=resolved, warnings=notes)
+    finally:
+        await db.dispose()
 
 
 def oembed_client(http: httpx.AsyncClient, settings: Settings) -> OEmbedClient:

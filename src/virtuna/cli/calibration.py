@@ -23,6 +23,7 @@ from virtuna.cli.common import (
     session_scope,
     settings_or_exit,
 )
+from virtuna.config import Settings
 from virtuna.engine.bundle import BundleError, ModelBundle
 from virtuna.outcomes import backtest as backtest_service
 from virtuna.outcomes import calibration as calibration_service
@@ -105,32 +106,43 @@ def report(as_json: JsonOption = False, plot: PlotOption = None) -> None:
               f"{len(result['active_calibrators'])}")  # fmt: skip
 
 
-@app.command()
-def backtest(
-    files: Annotated[list[Path], typer.Argument(help="Scraper item files (JSON/JSONL[.gz]).")],
-    as_json: JsonOption = False,
-    plot: PlotOption = None,
-    later_fraction: Annotated[
-        float | None,
-        typer.Option(
-            "--later-fraction",
-            min=0.01,
-            max=1.0,
-            help="Score each source's later fraction (default: the bundle's holdout).",
-        ),
-    ] = None,  # fmt: skip
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Score at most N rows, spread in time.")
-    ] = None,
-) -> None:
-    """Score historical scraper items as of their create time; compare with real views."""
-    settings = settings_or_exit()
+def _bundle_or_exit(settings: Settings) -> ModelBundle:
+    """The serving model bundle; a clear message when there is none to calibrate."""
     try:
         bundle = load_predictor(settings)
     except BundleError as exc:
         fail(str(exc), code=1)
     if not isinstance(bundle, ModelBundle):
         fail("no model bundle loaded: there are no tier probabilities to calibrate", code=1)
+    return bundle
+
+
+_Files = Annotated[list[Path], typer.Argument(help="Scraper item files (JSON/JSONL[.gz]).")]
+_LaterFraction = Annotated[
+    float | None,
+    typer.Option(
+        "--later-fraction",
+        min=0.01,
+        max=1.0,
+        help="Score each source's later fraction (default: the bundle's holdout).",
+    ),
+]
+_Limit = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Score at most N rows, spread in time.")
+]
+
+
+@app.command()
+def backtest(
+    files: _Files,
+    as_json: JsonOption = False,
+    plot: PlotOption = None,
+    later_fraction: _LaterFraction = None,
+    limit: _Limit = None,
+) -> None:
+    """Score historical scraper items as of their create time; compare with real views."""
+    settings = settings_or_exit()
+    bundle = _bundle_or_exit(settings)
 
     def progress(message: str) -> None:
         err.print(f"[dim]•[/] {message}", highlight=False)

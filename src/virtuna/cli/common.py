@@ -6,20 +6,18 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from virtuna.config import Settings, get_settings
 from virtuna.errors import AppError
-from virtuna.kit.db import create_engine, create_session_factory, unit_of_work
-from virtuna.kit.startup import migrate_database
+from virtuna.kit.startup import session_scope as session_scope  # re-exported for the commands
 from virtuna.logging import configure_logging
 
 T = TypeVar("T")
@@ -55,19 +53,6 @@ def settings_or_exit() -> Settings:
         fail(f"invalid configuration: {problems}", code=2)
     configure_logging(settings)
     return settings
-
-
-@asynccontextmanager
-async def session_scope(settings: Settings, *, migrate: bool = True) -> AsyncIterator[AsyncSession]:
-    """A migrated database and one committed-or-rolled-back transaction."""
-    if migrate and settings.auto_migrate:
-        await asyncio.to_thread(migrate_database, settings)
-    engine = create_engine(settings)
-    try:
-        async with unit_of_work(create_session_factory(engine)) as session:
-            yield session
-    finally:
-        await engine.dispose()
 
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:

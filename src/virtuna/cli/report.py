@@ -8,6 +8,21 @@ from virtuna.cli.common import out
 from virtuna.predictions.schemas import AnalysisRead, RankedAnalysis
 
 
+def _signals_table(result: AnalysisRead) -> Table:
+    signals = Table(title="Signals", show_edge=False)
+    for column in ("signal", "available", "score", "weight", "note"):
+        signals.add_column(column)
+    for name, signal in result.signals.items():
+        signals.add_row(
+            name,
+            "yes" if signal.available else "no",
+            "-" if signal.score is None else f"{signal.score:.1f}",
+            f"{signal.weight:.3f}",
+            signal.detail or "",
+        )
+    return signals
+
+
 def print_report(result: AnalysisRead) -> None:
     score = "n/a" if result.overall_score is None else f"{result.overall_score:.1f}"
     out.print(
@@ -20,18 +35,7 @@ def print_report(result: AnalysisRead) -> None:
     if result.tier_probabilities:
         probs = "  ".join(f"T{i + 1} {p:.0%}" for i, p in enumerate(result.tier_probabilities))
         out.print(f"Tier probabilities: {probs}")
-    signals = Table(title="Signals", show_edge=False)
-    for column in ("signal", "available", "score", "weight", "note"):
-        signals.add_column(column)
-    for name, signal in result.signals.items():
-        signals.add_row(
-            name,
-            "yes" if signal.available else "no",
-            "-" if signal.score is None else f"{signal.score:.1f}",
-            f"{signal.weight:.3f}",
-            signal.detail or "",
-        )
-    out.print(signals)
+    out.print(_signals_table(result))
     out.print("[bold]Factors[/]")
     for factor in result.factors:
         value = "n/a" if factor.score is None else f"{factor.score:.1f}/10"

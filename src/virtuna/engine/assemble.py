@@ -8,6 +8,7 @@ from time import perf_counter
 
 from virtuna.engine import aggregate
 from virtuna.engine.aggregate import Weights
+from virtuna.engine.bundle_meta import FALLBACK_SUFFIX
 from virtuna.engine.explain import StageOutputs, build_factors, build_suggestions
 from virtuna.engine.result import (
     AnalysisResult,
@@ -172,6 +173,13 @@ def _warnings(
     if missing:
         reasons = "; ".join(f"{name}: {_why_missing(name, run)}" for name in missing)
         warnings.append(f"Missing signals, weights redistributed to the rest — {reasons}")
+    if out.ml is not None and out.ml.model_version.endswith(FALLBACK_SUFFIX):
+        warnings.append(
+            "Creator unknown (no follower count): the model scored the draft from its "
+            "content, timing and trends alone, a much weaker estimate than with the "
+            "creator's followers and history (docs/MODEL_CARD.md, 'content only'). Name a "
+            "creator the database knows for a sharper one."
+        )
     if llm_failed:
         warnings.append(
             "Both language-model stages failed: partial result from local signals only "

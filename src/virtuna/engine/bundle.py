@@ -22,19 +22,26 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
 from virtuna.engine.blend import BLEND_FILE, BlendError, FittedBlend
+from virtuna.engine.bundle_meta import (
+    FALLBACK_SUFFIX,
+    FOLLOWERS_FEATURE,
+    FORMAT_VERSION,
+    BundleError,
+    BundleMeta,
+    FollowersPrior,
+)
 from virtuna.engine.features import (
     FEATURE_NAMES,
     GROUP_OF_FEATURE,
@@ -43,106 +50,16 @@ from virtuna.engine.features import (
 )
 from virtuna.engine.types import MLPrediction
 
-FORMAT_VERSION = 1
-FOLLOWERS_FEATURE = "log_followers"
 MODEL_FILE = "model.txt"
 SCALE_FILE = "scale.txt"
 META_FILE = "bundle.json"
+# A bundle may carry a second bundle in this sub-directory: the content-only model that
+# scores drafts whose creator is unknown (no followers), which the main model never saw.
+FALLBACK_DIR = "no_creator"
+_OWN_FILES = (MODEL_FILE, SCALE_FILE, META_FILE)
+ARCHIVE_FILES = (*_OWN_FILES, BLEND_FILE, *(f"{FALLBACK_DIR}/{name}" for name in _OWN_FILES))
 FloatArray = npt.NDArray[np.float64]
 PIPELINE_CHUNK = 2048  # rows per chunk when bulk scoring overlaps features and trees
-
-
-class BundleError(RuntimeError):
-    """A bundle directory that is missing, incomplete or of an unknown format."""
-
-
-@dataclass(frozen=True)
-class FollowersPrior:
-    """Shrinks predicted log-views toward a followers-only line:
-    ``(1 - alpha) * mu + alpha * (intercept + slope * log_followers)`` where followers are
-    known. ``alpha`` is chosen at training time by leave-one-source-out inside the
-    training data (``virtuna.training.shrink``): how far a model must lean on followers
-    to stay at least as good as followers alone on a source it never saw."""
-
-    alpha: float
-    intercept: float
-    slope: float
-    center: float  # mean log followers of the fitted rows (baseline of its contribution)
-
-    def apply(self, mu: FloatArray, log_followers: FloatArray) -> FloatArray:
-        line = self.intercept + self.slope * np.nan_to_num(log_followers, nan=self.center)
-        shrunk = (1.0 - self.alpha) * mu + self.alpha * line
-        return np.asarray(np.where(np.isfinite(log_followers), shrunk, mu), dtype=np.float64)
-
-    def to_json(self) -> dict[str, float]:
-        return {
-            "alpha": self.alpha,
-            "intercept": self.intercept,
-            "slope": self.slope,
-            "center": self.center,
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any] | None) -> FollowersPrior | None:
-        if not raw:
-            return None
-        return cls(*(float(raw[k]) for k in ("alpha", "intercept", "slope", "center")))
-
-
-@dataclass(frozen=True)
-class BundleMeta:
-    version: str
-    feature_names: tuple[str, ...]
-    tier_cutoffs: tuple[float, float, float, float]  # log1p(views) at p25, p50, p75, p90
-    target_quantiles: tuple[float, ...]  # log1p(views) at evenly spaced levels 0..1
-    z_quantiles: tuple[float, ...]  # standardised residual at evenly spaced levels 0..1
-    min_scale: float  # floor of s(x): keeps probabilities finite where s(x) is tiny
-    created_at: str
-    data_sha256: str = ""
-    metrics: dict[str, Any] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-    libraries: dict[str, str] = field(default_factory=dict)
-    followers_prior: FollowersPrior | None = None
-    format_version: int = FORMAT_VERSION
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format_version": self.format_version,
-            "version": self.version,
-            "created_at": self.created_at,
-            "feature_names": list(self.feature_names),
-            "tier_cutoffs": list(self.tier_cutoffs),
-            "target_quantiles": list(self.target_quantiles),
-            "z_quantiles": list(self.z_quantiles),
-            "min_scale": self.min_scale,
-            "data_sha256": self.data_sha256,
-            "metrics": self.metrics,
-            "params": self.params,
-            "libraries": self.libraries,
-            "followers_prior": self.followers_prior.to_json() if self.followers_prior else None,
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> BundleMeta:
-        if raw.get("format_version") != FORMAT_VERSION:
-            raise BundleError(f"unsupported bundle format {raw.get('format_version')!r}")
-        cutoffs = tuple(float(c) for c in raw["tier_cutoffs"])
-        if len(cutoffs) != 4:
-            raise BundleError("tier_cutoffs must hold 4 values")
-        return cls(
-            version=str(raw["version"]),
-            feature_names=tuple(raw["feature_names"]),
-            tier_cutoffs=(cutoffs[0], cutoffs[1], cutoffs[2], cutoffs[3]),
-            target_quantiles=tuple(float(q) for q in raw["target_quantiles"]),
-            z_quantiles=tuple(float(q) for q in raw["z_quantiles"]),
-            min_scale=float(raw["min_scale"]),
-            created_at=str(raw["created_at"]),
-            data_sha256=str(raw.get("data_sha256", "")),
-            metrics=dict(raw.get("metrics", {})),
-            params=dict(raw.get("params", {})),
-            libraries=dict(raw.get("libraries", {})),
-            followers_prior=FollowersPrior.from_json(raw.get("followers_prior")),
-        )
 
 
 def _cdf(x: FloatArray, quantiles: FloatArray) -> FloatArray:
@@ -160,6 +77,7 @@ class ModelBundle:
         scale: lgb.Booster,
         meta: BundleMeta,
         blend: FittedBlend | None = None,
+        fallback: ModelBundle | None = None,
     ) -> None:
         for model in (booster, scale):
             if tuple(model.feature_name()) != meta.feature_names:
@@ -168,6 +86,9 @@ class ModelBundle:
         self.scale = scale
         self.meta = meta
         self.blend = blend
+        self.fallback = fallback
+        if fallback is not None and not set(fallback.meta.feature_names) <= set(meta.feature_names):
+            raise BundleError("the no-creator model uses features the main model lacks")
         self._cutoffs = np.asarray(meta.tier_cutoffs, dtype=np.float64)
         self._target_q = np.asarray(meta.target_quantiles, dtype=np.float64)
         self._z_q = np.asarray(meta.z_quantiles, dtype=np.float64)
@@ -194,7 +115,8 @@ class ModelBundle:
         except BlendError as exc:
             raise BundleError(str(exc)) from exc
         booster, scale = lgb.Booster(model_str=model_text), lgb.Booster(model_str=scale_text)
-        return cls(booster, scale, meta, blend)
+        fallback = cls.load(root / FALLBACK_DIR) if (root / FALLBACK_DIR).is_dir() else None
+        return cls(booster, scale, meta, blend, fallback)
 
     def save(self, path: Path | str) -> Path:
         root = Path(path)
@@ -205,6 +127,10 @@ class ModelBundle:
         (root / META_FILE).write_text(meta_text + "\n", encoding="utf-8")
         if self.blend is not None:
             self.blend.save(root / BLEND_FILE)
+        if self.fallback is not None:
+            self.fallback.save(root / FALLBACK_DIR)
+        elif (root / FALLBACK_DIR).is_dir():  # never pair this model with another's fallback
+            shutil.rmtree(root / FALLBACK_DIR)
         return root
 
     # -- matrix API (training and evaluation use it on whole tables) --------------------
@@ -288,7 +214,7 @@ class ModelBundle:
         return self._pipelined(inputs)
 
     def _pipelined(self, inputs: Sequence[PrePostingInput]) -> list[MLPrediction]:
-        """Bulk scoring in chunks: the trees of one chunk run in a worker thread (LightGBM
+        """Bulk scoring in chunks: one chunk's trees run in a worker thread (LightGBM
         releases the GIL) while this thread builds the next chunk's features, so the two
         halves of the work overlap instead of adding up."""
         out: list[MLPrediction] = []
@@ -296,12 +222,12 @@ class ModelBundle:
             pending = None
             for start in range(0, len(inputs), PIPELINE_CHUNK):
                 X = self.matrix(inputs[start : start + PIPELINE_CHUNK])
-                submitted = pool.submit(self._trees, X, 1)
+                submitted = pool.submit(self.predict_matrix, X, threads=1)
                 if pending is not None:
-                    out += self._predictions(*pending.result())
+                    out += pending.result()
                 pending = submitted
             if pending is not None:
-                out += self._predictions(*pending.result())
+                out += pending.result()
         return out
 
     def _trees(self, X: FloatArray, threads: int | None = None) -> tuple[FloatArray, FloatArray]:
@@ -314,9 +240,46 @@ class ModelBundle:
         scale = np.asarray(self.scale.predict(X, num_threads=threads), dtype=np.float64)
         return mu, np.maximum(scale, self.meta.min_scale)
 
-    def predict_matrix(self, X: FloatArray, *, contributions: bool = False) -> list[MLPrediction]:
+    def predict_matrix(
+        self, X: FloatArray, *, contributions: bool = False, threads: int | None = None
+    ) -> list[MLPrediction]:
+        unknown = self._creator_unknown(X)
+        if unknown is not None:
+            return self._routed(X, unknown, contributions, threads)
         contrib = self.contributions(X) if contributions else None
-        return self._predictions(*self._trees(X), contrib)
+        return self._predictions(*self._trees(X, threads), contrib)
+
+    def _creator_unknown(self, X: FloatArray) -> npt.NDArray[np.bool_] | None:
+        """Rows without followers, when a no-creator model is there to score them."""
+        if self.fallback is None or FOLLOWERS_FEATURE not in self.meta.feature_names:
+            return None
+        column = X[:, self.meta.feature_names.index(FOLLOWERS_FEATURE)]
+        unknown = ~np.isfinite(column)
+        return unknown if unknown.any() else None
+
+    def _routed(
+        self,
+        X: FloatArray,
+        unknown: npt.NDArray[np.bool_],
+        contributions: bool,
+        threads: int | None,
+    ) -> list[MLPrediction]:
+        """Rows with a known creator through this model, the others through the fallback
+        (on its own columns), back in input order."""
+        assert self.fallback is not None
+        out: list[MLPrediction | None] = [None] * X.shape[0]
+        known_rows, unknown_rows = np.flatnonzero(~unknown), np.flatnonzero(unknown)
+        if known_rows.size:
+            own = self.predict_matrix(X[known_rows], contributions=contributions, threads=threads)
+            for i, prediction in zip(known_rows.tolist(), own, strict=True):
+                out[i] = prediction
+        names = self.fallback.meta.feature_names
+        cols = np.asarray([self.meta.feature_names.index(n) for n in names], dtype=np.intp)
+        sub = np.ascontiguousarray(X[np.ix_(unknown_rows, cols)])
+        other = self.fallback.predict_matrix(sub, contributions=contributions, threads=threads)
+        for i, prediction in zip(unknown_rows.tolist(), other, strict=True):
+            out[i] = prediction
+        return [p for p in out if p is not None]
 
     def _predictions(
         self, mu: FloatArray, scale: FloatArray, contrib: list[dict[str, float]] | None = None
@@ -350,7 +313,7 @@ def bundle_zip(path: Path | str) -> bytes:
     root = Path(path)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in (MODEL_FILE, SCALE_FILE, META_FILE, BLEND_FILE):
+        for name in ARCHIVE_FILES:
             if (root / name).is_file():
                 info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
@@ -364,8 +327,9 @@ def unzip_bundle(data: bytes, dest: Path | str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for name in (MODEL_FILE, SCALE_FILE, META_FILE, BLEND_FILE):
+            for name in ARCHIVE_FILES:
                 if name in archive.namelist():
+                    (root / name).parent.mkdir(parents=True, exist_ok=True)
                     (root / name).write_bytes(archive.read(name))
     except zipfile.BadZipFile as exc:
         raise BundleError(f"not a bundle archive: {exc}") from exc
@@ -397,3 +361,19 @@ def load_default_bundle() -> ModelBundle | None:
     """Load the shipped bundle once per caller; None when the package ships no model."""
     path = default_bundle_path()
     return None if path is None else ModelBundle.load(path)
+
+
+__all__ = [
+    "FALLBACK_SUFFIX",
+    "FOLLOWERS_FEATURE",
+    "FORMAT_VERSION",
+    "BundleError",
+    "BundleMeta",
+    "FollowersPrior",
+    "ModelBundle",
+    "bundle_zip",
+    "default_bundle_path",
+    "load_default_bundle",
+    "load_stored",
+    "unzip_bundle",
+]

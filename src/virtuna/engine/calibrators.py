@@ -211,6 +211,35 @@ def _scores(probs: FloatArray, tiers: IntArray) -> dict[str, float]:
     return {"nll": nll(probs, tiers), "ece": top_label_ece(probs, tiers, GATE_ECE_BINS)}
 
 
+_Calibrator = TemperatureScaling | IsotonicTierCalibrator
+
+
+def _best_candidate(
+    fit_p: FloatArray,
+    fit_t: IntArray,
+    hold_p: FloatArray,
+    hold_t: IntArray,
+    before: dict[str, float],
+    *,
+    with_isotonic: bool,
+) -> tuple[tuple[float, _Calibrator, dict[str, float]] | None, dict[str, dict[str, float]]]:
+    """Fit each candidate on the earlier rows; the lowest held-out NLL among those that
+    lower both NLL and ECE (None if none does), and every candidate's held-out scores."""
+    makers: list[Callable[[], _Calibrator]] = [TemperatureScaling]
+    if with_isotonic:
+        makers.append(IsotonicTierCalibrator)
+    candidates: dict[str, dict[str, float]] = {}
+    best: tuple[float, _Calibrator, dict[str, float]] | None = None
+    for make in makers:
+        cal = make().fit(fit_p, fit_t)
+        after = _scores(cal.transform(hold_p), hold_t)
+        candidates[cal.kind] = after
+        wins = after["nll"] < before["nll"] and after["ece"] < before["ece"]
+        if wins and (best is None or after["nll"] < best[0]):
+            best = (after["nll"], cal, after)
+    return best, candidates
+
+
 def fit_with_gate(
     probs: FloatArray,
     tiers: IntArray,
@@ -239,18 +268,9 @@ def fit_with_gate(
         t[n - n_hold :],
     )
     before = _scores(hold_p, hold_t)
-    makers: list[Callable[[], TemperatureScaling | IsotonicTierCalibrator]] = [TemperatureScaling]
-    if len(fit_t) >= isotonic_min_rows:
-        makers.append(IsotonicTierCalibrator)
-    candidates: dict[str, dict[str, float]] = {}
-    best: tuple[float, TemperatureScaling | IsotonicTierCalibrator, dict[str, float]] | None = None
-    for make in makers:
-        cal = make().fit(fit_p, fit_t)
-        after = _scores(cal.transform(hold_p), hold_t)
-        candidates[cal.kind] = after
-        wins = after["nll"] < before["nll"] and after["ece"] < before["ece"]
-        if wins and (best is None or after["nll"] < best[0]):
-            best = (after["nll"], cal, after)
+    best, candidates = _best_candidate(
+        fit_p, fit_t, hold_p, hold_t, before, with_isotonic=len(fit_t) >= isotonic_min_rows
+    )
     n_fit = n - n_hold
     if best is None:
         reason = "no calibrator improved both NLL and ECE on the held-out rows"

@@ -6,16 +6,19 @@ SQLite has no such lock, so processes on one host serialise on an exclusive file
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from virtuna.config import Settings
 from virtuna.kit import migrate
+from virtuna.kit.db import create_engine, create_session_factory, unit_of_work
 
 log = structlog.get_logger("virtuna.db")
 
@@ -49,3 +52,17 @@ def migrate_database(settings: Settings) -> MigrationReport:
     if applied:
         log.info("db.migrated", steps=applied)
     return MigrationReport(revision=migrate.current_revision(url), applied=applied)
+
+
+@asynccontextmanager
+async def session_scope(settings: Settings, *, migrate: bool = True) -> AsyncIterator[AsyncSession]:
+    """For one-shot commands: a migrated database and one committed-or-rolled-back
+    transaction, the engine disposed afterwards."""
+    if migrate and settings.auto_migrate:
+        await asyncio.to_thread(migrate_database, settings)
+    engine = create_engine(settings)
+    try:
+        async with unit_of_work(create_session_factory(engine)) as session:
+            yield session
+    finally:
+        await engine.dispose()

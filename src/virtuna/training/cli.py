@@ -13,8 +13,6 @@ import math
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -22,13 +20,11 @@ import numpy as np
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from virtuna.config import Settings, get_settings
 from virtuna.engine.blend import BLEND_FILE
 from virtuna.engine.bundle import BundleError, ModelBundle
-from virtuna.kit.db import create_engine, create_session_factory, unit_of_work
-from virtuna.kit.startup import migrate_database
+from virtuna.kit.startup import session_scope
 from virtuna.models.ml import MLModel
 from virtuna.training import registry
 from virtuna.training.blend import blended, fit_blend, render_fit, render_report, score_report
@@ -86,24 +82,11 @@ def _settings() -> Settings:
         _fail(f"invalid configuration: {exc.errors()[0]['msg']}", code=2)
 
 
-@asynccontextmanager
-async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    """A migrated database and one committed-or-rolled-back transaction."""
-    if settings.auto_migrate:
-        await asyncio.to_thread(migrate_database, settings)
-    engine = create_engine(settings)
-    try:
-        async with unit_of_work(create_session_factory(engine)) as session:
-            yield session
-    finally:
-        await engine.dispose()
-
-
 def _load_db() -> tuple[list[VideoRecord], str]:
     settings = _settings()
 
     async def body() -> list[VideoRecord]:
-        async with _session(settings) as session:
+        async with session_scope(settings) as session:
             return await records_from_db(session)
 
     records = asyncio.run(body())
@@ -197,7 +180,7 @@ def _scored_rows(scored: list[Path], data: list[Path]) -> tuple[ScoredRows, set[
     settings = _settings()
 
     async def body() -> dict[uuid.UUID, StoredAnalysis]:
-        async with _session(settings) as session:
+        async with session_scope(settings) as session:
             return await stored_analyses(session, [aid for _, aid, _ in lines])
 
     stored = asyncio.run(body())
@@ -276,7 +259,7 @@ def models_command(
     settings = _settings()
 
     async def body() -> list[dict[str, Any]]:
-        async with _session(settings) as session:
+        async with session_scope(settings) as session:
             return [_registry_entry(m) for m in await registry.all_models(session)]
 
     entries = asyncio.run(body())

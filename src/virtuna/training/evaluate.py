@@ -23,12 +23,18 @@ from virtuna.engine.bundle import ModelBundle
 from virtuna.engine.features import FEATURE_GROUPS, FEATURE_NAMES
 from virtuna.training.dataset import Dataset
 from virtuna.training.metrics import tier_metrics
-from virtuna.training.train import TrainConfig, fit, later_fraction, outcome_sampled
+from virtuna.training.train import (
+    NO_CREATOR_FEATURES,
+    TrainConfig,
+    fit,
+    later_fraction,
+    outcome_sampled,
+)
 
 TEST_FRACTION = 0.2
 CREATOR_TEST_SHARE = 5  # 1 in 5 creators held out
 FOLLOWERS = ("log_followers",)
-CONTENT = tuple(f for f in FEATURE_NAMES if f not in FEATURE_GROUPS["creator"])
+CONTENT = NO_CREATOR_FEATURES
 BoolArray = npt.NDArray[np.bool_]
 Progress = Callable[[str], None]
 

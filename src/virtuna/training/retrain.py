@@ -69,7 +69,7 @@ class RetrainConfig:
             tolerance=settings.ml_promotion_tolerance,
             models_dir=settings.data_dir / "models",
             served_dir=settings.model_dir,
-            train=replace(TrainConfig(), seed=seed),
+            train=replace(TrainConfig(), seed=seed, no_creator_fallback=True),
         )
 
 

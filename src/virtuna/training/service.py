@@ -57,7 +57,7 @@ def train_bundle(records: Sequence[VideoRecord], *, seed: int = 42, holdout: flo
         ds = holdout_later(ds, holdout)
         progress(f"holding out each source's later {holdout:.0%}: {len(ds):,} rows remain")
     progress("fitting LightGBM (early stopping on the later validation slice)")
-    bundle = fit(ds, replace(TrainConfig(), seed=seed),
+    bundle = fit(ds, replace(TrainConfig(), seed=seed, no_creator_fallback=True),
                  data_sha256=data_sha256 or records_sha256(records))  # fmt: skip
     bundle.meta.metrics["holdout_fraction"] = holdout
     if out is not None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import platform
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,11 +38,24 @@ import numpy.typing as npt
 import sklearn
 
 from virtuna import __version__
-from virtuna.engine.bundle import FOLLOWERS_FEATURE, BundleMeta, FollowersPrior, ModelBundle
-from virtuna.engine.features import FEATURE_NAMES
+from virtuna.engine.bundle import (
+    FALLBACK_SUFFIX,
+    FOLLOWERS_FEATURE,
+    BundleMeta,
+    FollowersPrior,
+    ModelBundle,
+)
+from virtuna.engine.features import FEATURE_GROUPS, FEATURE_NAMES, NAN
 from virtuna.training.dataset import Dataset
 from virtuna.training.shrink import choose_prior
 
+NO_CREATOR_FEATURES = tuple(f for f in FEATURE_NAMES if f not in FEATURE_GROUPS["creator"])
+# How the feature builder encodes a draft field left out (``engine.features``).
+UNKNOWN_ENCODING: dict[str, dict[str, float]] = {
+    "duration": {"duration_seconds": NAN, "duration_missing": 1.0, "is_photo": NAN},
+    "sound": {"has_sound": 0.0, "sound_original": NAN, "sound_log_count": NAN,
+              "sound_log_median_views": NAN},
+}  # fmt: skip
 VALID_FRACTION = 0.15
 TARGET_LEVELS = 101  # percentiles 0..100 of training log-views for the score mapping
 RESIDUAL_LEVELS = 201
@@ -65,6 +78,15 @@ class TrainConfig:
     balance_sources: bool = True
     exclude_outcome_sampled: bool = True  # drop ":feed" sampling groups from fitting
     followers_prior: bool = True  # choose a shrink toward followers by inner LOSO (shrink.py)
+    # Also fit the content-only model that scores drafts of unknown creators (the main
+    # model never saw a row without followers: it would read "unknown" as "none").
+    no_creator_fallback: bool = False
+    # Draft fields a user often leaves out (duration, sound) are nearly always present in
+    # scraped rows, so "unknown" would read as "the rare rows a source lacked them". Each
+    # listed field is set to unknown, exactly as the feature builder encodes it, in a random
+    # ``unknown_fraction`` of the fitted rows: the trees learn unknown ~ the marginal.
+    unknown_at_random: tuple[str, ...] = ()
+    unknown_fraction: float = 0.3
     extra: dict[str, Any] = field(default_factory=dict)
 
     def lgb_params(self) -> dict[str, Any]:
@@ -212,10 +234,24 @@ def _fit_rows(ds: Dataset, config: TrainConfig) -> Dataset:
     return fit_rows
 
 
+def _unknown_at_random(ds: Dataset, config: TrainConfig) -> Dataset:
+    """``ds`` with each of ``config.unknown_at_random``'s fields unknown in a random
+    fraction of rows (seeded; independent per field)."""
+    if not config.unknown_at_random:
+        return ds
+    X = ds.X.copy()
+    rng = np.random.default_rng(config.seed)
+    for name in config.unknown_at_random:
+        rows = rng.random(len(ds)) < config.unknown_fraction
+        for feature, value in UNKNOWN_ENCODING[name].items():
+            X[rows, ds.feature_names.index(feature)] = value
+    return replace(ds, X=X)
+
+
 def fit(ds: Dataset, config: TrainConfig | None = None, *, data_sha256: str = "") -> ModelBundle:
     """Train on the eligible rows of ``ds`` and return the in-memory bundle."""
     config = config or TrainConfig()
-    fit_rows = _fit_rows(ds, config)
+    fit_rows = _unknown_at_random(_fit_rows(ds, config), config)
     valid_mask = later_fraction(fit_rows, VALID_FRACTION)
     train, valid = fit_rows.subset(~valid_mask), fit_rows.subset(valid_mask)
     booster = _fit_booster(train, valid, config)
@@ -249,7 +285,25 @@ def fit(ds: Dataset, config: TrainConfig | None = None, *, data_sha256: str = ""
         libraries=libraries(),
         followers_prior=prior,
     )
-    return ModelBundle(booster, scale, meta)
+    return ModelBundle(booster, scale, meta, fallback=_no_creator(ds, config, meta.version))
+
+
+def _no_creator(ds: Dataset, config: TrainConfig, version: str) -> ModelBundle | None:
+    """The content-only model for drafts without a known creator, trained on the same rows
+    (no followers prior: it has no followers to lean on), versioned after the main one."""
+    if not config.no_creator_fallback or FOLLOWERS_FEATURE not in config.features:
+        return None
+    content = [f for f in config.features if f in NO_CREATOR_FEATURES]
+    sub_config = replace(
+        config,
+        features=tuple(content),
+        followers_prior=False,
+        no_creator_fallback=False,
+        unknown_at_random=tuple(UNKNOWN_ENCODING),
+    )
+    sub = fit(ds, sub_config)
+    sub.meta = replace(sub.meta, version=version + FALLBACK_SUFFIX, data_sha256="")
+    return sub
 
 
 def score_quantiles(mu: FloatArray, y: FloatArray, levels: int = 21) -> list[float]:
