@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+import virtuna.engine.bundle as bundle_module
 from virtuna.engine.bundle import (
+    FALLBACK_SUFFIX,
     BundleError,
     ModelBundle,
     default_bundle_path,
@@ -91,3 +93,28 @@ def test_missing_bundle_is_a_bundle_error(tmp_path: Path) -> None:
 def test_round_trip_keeps_predictions(bundle: ModelBundle, tmp_path: Path) -> None:
     copy = ModelBundle.load(bundle.save(tmp_path / "copy"))
     assert copy.predict(_draft()) == bundle.predict(_draft())
+
+
+def test_bulk_scoring_routes_unknown_creators_in_order(
+    bundle: ModelBundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle_module, "PIPELINE_CHUNK", 4)
+    known = [_draft(followers=1_000 * (i + 1)) for i in range(10)]
+    unknown = [replace(_draft(None), creator=None, duration_seconds=float(5 + i)) for i in range(6)]
+    # Chunks of 4: all known, mixed, all unknown, mixed...
+    inputs = known[:4] + known[4:6] + unknown[:2] + unknown[2:6] + known[6:]
+    bulk = bundle.predict_many(inputs)
+    assert bulk == [bundle.predict(inp) for inp in inputs]
+    assert bundle.fallback is not None
+    routed = [p.model_version == bundle.fallback.version for p in bulk]
+    assert routed == [inp.creator is None for inp in inputs]
+
+
+def test_shipped_bundle_scores_unknown_creators_with_its_content_model(
+    bundle: ModelBundle,
+) -> None:
+    p = bundle.predict(replace(_draft(None), creator=None))
+    assert bundle.fallback is not None
+    assert p.model_version == bundle.version + FALLBACK_SUFFIX
+    # Not "zero followers": the content-only model spreads its mass over the tiers.
+    assert max(p.tier_probabilities) < 0.8

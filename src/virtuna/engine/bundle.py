@@ -25,7 +25,7 @@ import json
 import shutil
 import zipfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -215,19 +215,23 @@ class ModelBundle:
 
     def _pipelined(self, inputs: Sequence[PrePostingInput]) -> list[MLPrediction]:
         """Bulk scoring in chunks: one chunk's trees run in a worker thread (LightGBM
-        releases the GIL) while this thread builds the next chunk's features, so the two
-        halves of the work overlap instead of adding up."""
+        releases the GIL) while this thread builds the next chunk's features and the
+        previous chunk's predictions, so the two halves of the work overlap instead of
+        adding up. A chunk with unknown creators is routed in this thread, in order."""
         out: list[MLPrediction] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lgbm") as pool:
-            pending = None
+            pending: Future[tuple[FloatArray, FloatArray]] | None = None
             for start in range(0, len(inputs), PIPELINE_CHUNK):
                 X = self.matrix(inputs[start : start + PIPELINE_CHUNK])
-                submitted = pool.submit(self.predict_matrix, X, threads=1)
+                routed = self._creator_unknown(X) is not None
+                submitted = None if routed else pool.submit(self._trees, X, 1)
                 if pending is not None:
-                    out += pending.result()
+                    out += self._predictions(*pending.result())
+                if routed:
+                    out += self.predict_matrix(X, threads=1)
                 pending = submitted
             if pending is not None:
-                out += pending.result()
+                out += self._predictions(*pending.result())
         return out
 
     def _trees(self, X: FloatArray, threads: int | None = None) -> tuple[FloatArray, FloatArray]:
