@@ -5,7 +5,8 @@ Run: ``.venv/bin/python bench/no_creator.py [--data-dir ../shared/data/tiktok]
 unknown creator is scored by the bundle's content-only model (``no_creator/``). This takes
 each source's later 20 % (rows the bundle never trained on; >= 7 days old; without the
 outcome-selected For-You feed rows), hides the creator (followers and history unknown), and
-then also the fields a text draft usually lacks (duration, sound), and prints Spearman with
+then also the fields a text draft usually lacks (duration, sound) and the trend statistics
+an empty database lacks, and prints Spearman with
 views, the mean score and the predicted-tier shares for each case, beside the same numbers
 with the creator known. Prints a Markdown table; writes nothing.
 """
@@ -70,7 +71,9 @@ def main() -> None:
     print(_row("creator known (main model)", bundle, ds.X, ds))
     for fields, label in (((), "creator unknown"), (("duration",), "… and duration unknown"),
                           (("sound",), "… and sound unknown"),
-                          (("duration", "sound"), "… and both unknown")):  # fmt: skip
+                          (("duration", "sound"), "… and duration and sound unknown"),
+                          (("trends",), "… and no trend snapshot"),
+                          (("duration", "sound", "trends"), "… and all three")):  # fmt: skip
         print(_row(label, bundle, _hide(ds.X, fields), ds))
 
 

@@ -82,3 +82,13 @@ def test_analyze_file_of_scraper_items_writes_every_line(
     assert all(len(r["tier_probabilities"]) == 5 for r in rows[:30])
     assert all({"score", "tier", "confidence", "confidence_label"} <= set(r) for r in rows[:30])
     assert "content_text" in rows[30]["error"]
+
+
+def test_analyze_with_an_unknown_creator_queues_its_profile_refresh() -> None:
+    result = runner.invoke(app, ["analyze", "hello world #food", "--creator", "@new.face"])
+    assert result.exit_code == 0, result.output
+    assert "creators.refresh_not_queued" not in result.output
+    status = runner.invoke(app, ["jobs", "status", "--json"])
+    assert status.exit_code == 0, status.output
+    runs = json.loads(status.stdout)
+    assert [(r["job"], r["status"]) for r in runs] == [("refresh-competitors", "queued")]

@@ -199,3 +199,15 @@ async def test_owned_routes_hide_other_users_objects(
         method, url, headers={"Authorization": f"Bearer {other.api_key}"}
     )
     assert response.status_code == 404
+
+
+async def test_unknown_creator_is_scored_by_the_content_only_model(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    unknown = (await client.post("/api/analyze", json=DRAFT, headers=auth)).json()
+    assert unknown["model_version"].endswith("+no-creator")
+    assert any(w.startswith("Creator unknown") for w in unknown["warnings"])
+    known = DRAFT | {"creator_followers": 250_000}
+    body = (await client.post("/api/analyze", json=known, headers=auth)).json()
+    assert not body["model_version"].endswith("+no-creator")
+    assert not any(w.startswith("Creator unknown") for w in body["warnings"])

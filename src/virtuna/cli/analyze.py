@@ -44,11 +44,15 @@ from virtuna.predictions.rules import load_rules, seed_rules
 from virtuna.predictions.schemas import AnalysisRead
 from virtuna.users.service import local_user
 from virtuna.videos.oembed import OEmbedClient
+from virtuna.worker.runtime import load_tasks
 
 CHUNK = 200
 
 
 async def _prepared(settings: Settings) -> tuple[Any, Any, Engine]:
+    # A stale or unknown creator's profile refresh is queued for the worker, as the API
+    # does; queueing needs the task registered in this process.
+    load_tasks()
     db = create_engine(settings)
     factory = create_session_factory(db)
     async with unit_of_work(factory) as session:

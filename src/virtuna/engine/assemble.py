@@ -177,8 +177,9 @@ def _warnings(
         warnings.append(
             "Creator unknown (no follower count): the model scored the draft from its "
             "content, timing and trends alone, a much weaker estimate than with the "
-            "creator's followers and history (docs/MODEL_CARD.md, 'content only'). Name a "
-            "creator the database knows for a sharper one."
+            "creator's followers and history (docs/MODEL_CARD.md, 'Drafts without a known "
+            "creator'). Give creator_followers, or a creator the database knows, for a "
+            "sharper one."
         )
     if llm_failed:
         warnings.append(
