@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,17 @@ def _no_outbound_network() -> Iterator[None]:
     yield
     socket.socket.connect = original  # type: ignore[method-assign]
     socket.socket.connect_ex = original_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """A CLI test configures logging onto its runner's stream, which is closed afterwards:
+    put the root logger back so later tests never write to a closed file."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers = handlers
+    root.setLevel(level)  # clears the loggers' cached levels too
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.service.ops.conftest import make_user
 from tests.service.ops.dashboard_seed import seed_dashboard
@@ -100,7 +102,8 @@ def test_dashboard_charts_render_in_chromium(
     browser.get(f"{base}/admin/login")
     browser.find_element(By.ID, "api_key").send_keys(admin_key)
     browser.find_element(By.ID, "login").click()
-    assert browser.current_url == f"{base}/admin"
+    # The click submits a form: wait for the redirect instead of reading the URL at once.
+    WebDriverWait(browser, 30).until(expected_conditions.url_to_be(f"{base}/admin"))
     assert browser.title == "Virtuna admin"
     found = {
         el.get_attribute("data-chart"): el
