@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -28,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Coroutine
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,6 +56,38 @@ DRAFT = {
 LEVELS = (1, 10, 100)
 T = TypeVar("T")
 CALLS_ON_CRITICAL_PATH = 2
+
+
+def _serve_fakes(delay: float, conn: Connection) -> None:
+    """Child process: both fakes on one event loop until the parent says stop."""
+
+    async def main() -> None:
+        gemini, deepseek = FakeLLMServer(delay=delay), FakeLLMServer(delay=delay)
+        conn.send((await gemini.start(), await deepseek.start()))
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        await gemini.close()
+        await deepseek.close()
+
+    asyncio.run(main())
+
+
+class FakeProvidersProcess:
+    """The same fakes in a process of their own: a real provider's work is not on the
+    service's CPU, so this measures only the service (and the bench's client)."""
+
+    def __init__(self, delay: float) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve_fakes, args=(delay, child), daemon=True)
+
+    def __enter__(self) -> tuple[str, str]:
+        self.process.start()
+        gemini, deepseek = self.conn.recv()
+        return str(gemini), str(deepseek)
+
+    def __exit__(self, *_: object) -> None:
+        self.conn.send("stop")
+        self.process.join(timeout=10)
 
 
 class FakeProviders:
@@ -131,9 +165,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def measure(delay: float, requests: int) -> list[tuple[int, int, list[float]]]:
+async def measure(
+    delay: float, requests: int, *, separate: bool
+) -> list[tuple[int, int, list[float]]]:
     rows: list[tuple[int, int, list[float]]] = []
-    with tempfile.TemporaryDirectory() as tmp, FakeProviders(delay) as (gemini, deepseek):
+    fakes = FakeProvidersProcess(delay) if separate else FakeProviders(delay)
+    with tempfile.TemporaryDirectory() as tmp, fakes as (gemini, deepseek):
         settings = settings_for(Path(tmp), gemini, deepseek)
         migrate.upgrade(settings.resolved_database_url)
         key = await make_key(settings)
@@ -161,11 +198,16 @@ def summary(overhead: list[float]) -> str:
     )
 
 
-def report(rows: list[tuple[int, int, list[float]]], delay: float, requests: int) -> str:
+def report(
+    rows: list[tuple[int, int, list[float]]], delay: float, requests: int, *, separate: bool
+) -> str:
+    where = "in a process of their own" if separate else "in a thread of the bench's process"
+    flag = " --providers-process" if separate else ""
     lines = [
-        f"`python bench/llm_overhead.py --delay {delay:g} --requests {requests}`: one worker "
-        "(the app in-process through `httpx.ASGITransport`, SQLite), fake Gemini and "
-        f"DeepSeek over loopback HTTP through the real SDKs, each answering after {delay:g} s. "
+        f"`python bench/llm_overhead.py --delay {delay:g} --requests {requests}{flag}`: one "
+        "worker (the app in-process through `httpx.ASGITransport`, SQLite), fake Gemini and "
+        f"DeepSeek {where} over loopback HTTP through the real SDKs, each answering after "
+        f"{delay:g} s. "
         f"Overhead = end-to-end latency - {CALLS_ON_CRITICAL_PATH} x {delay:g} s (content, "
         "then reasoning, in sequence; semantic rules beside them). Target: p99 <= 50 ms at "
         "concurrency 100.",
@@ -187,9 +229,15 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.5, help="fake provider delay, s")
     parser.add_argument("--requests", type=int, default=300, help="requests per level")
     parser.add_argument("--no-write", action="store_true", help="don't update BENCHMARKS.md")
+    parser.add_argument(
+        "--providers-process",
+        action="store_true",
+        help="run the fake providers in their own process (their CPU is not the service's)",
+    )
     args = parser.parse_args()
-    rows = asyncio.run(measure(args.delay, args.requests))
-    body = report(rows, args.delay, args.requests)
+    separate = args.providers_process
+    rows = asyncio.run(measure(args.delay, args.requests, separate=separate))
+    body = report(rows, args.delay, args.requests, separate=separate)
     print(body)
     if not args.no_write:
         append_section("LLM overhead", body)
