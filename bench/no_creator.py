@@ -7,7 +7,8 @@ each source's later 20 % (rows the bundle never trained on; >= 7 days old; witho
 outcome-selected For-You feed rows), hides the creator (followers and history unknown), and
 then also the fields a text draft usually lacks (duration, sound) and the trend statistics
 an empty database lacks, and prints Spearman with
-views, the mean score and the predicted-tier shares for each case, beside the same numbers
+views, top-label ECE (15 bins) and NLL of the tier probabilities, the mean score and the
+predicted-tier shares for each case, beside the same numbers
 with the creator known. Prints a Markdown table; writes nothing.
 """
 
@@ -21,7 +22,7 @@ import numpy as np
 from virtuna.engine.bundle import ModelBundle, default_bundle_path
 from virtuna.engine.features import FEATURE_GROUPS, FEATURE_NAMES
 from virtuna.training.dataset import Dataset, build_dataset
-from virtuna.training.metrics import spearman
+from virtuna.training.metrics import spearman, tier_metrics
 from virtuna.training.records import read_many
 from virtuna.training.train import UNKNOWN_ENCODING, FloatArray, later_fraction, outcome_sampled
 
@@ -46,14 +47,18 @@ def _hide(X: FloatArray, fields: tuple[str, ...]) -> FloatArray:
 def _row(label: str, bundle: ModelBundle, X: FloatArray, ds: Dataset) -> str:
     predictions = bundle.predict_matrix(X)
     scores = np.asarray([p.score for p in predictions])
+    probs = np.asarray([p.tier_probabilities for p in predictions])
+    cutoffs = np.asarray(bundle.meta.tier_cutoffs, dtype=np.float64)
+    metrics = tier_metrics(scores, probs, ds.y, cutoffs)
     tiers = np.bincount([p.tier for p in predictions], minlength=6)[1:] / len(predictions)
     per_source = " / ".join(
         f"{spearman(scores[ds.source == s], ds.y[ds.source == s]):.3f}"
         for s in np.unique(ds.source)
     )
     shares = " ".join(f"{t:.2f}" for t in tiers)
-    return (f"| {label} | {len(scores):,} | {spearman(scores, ds.y):.3f} | {per_source} | "
-            f"{scores.mean():.1f} | {shares} |")  # fmt: skip
+    return (f"| {label} | {len(scores):,} | {metrics['spearman']:.3f} | {per_source} | "
+            f"{metrics['ece']:.3f} | {metrics['nll']:.3f} | {scores.mean():.1f} | "
+            f"{shares} |")  # fmt: skip
 
 
 def main() -> None:
@@ -66,8 +71,9 @@ def main() -> None:
     sources = " / ".join(str(s) for s in np.unique(ds.source))
     print(f"Bundle {bundle.version}; no-creator model "
           f"{bundle.fallback.version if bundle.fallback else 'none'}\n")  # fmt: skip
-    print(f"| case | n | Spearman | per source ({sources}) | mean score | tier shares 1–5 |")
-    print("|---|---|---|---|---|---|")
+    print(f"| case | n | Spearman | per source ({sources}) | ECE | NLL | mean score | "
+          "tier shares 1–5 |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     print(_row("creator known (main model)", bundle, ds.X, ds))
     for fields, label in (((), "creator unknown"), (("duration",), "… and duration unknown"),
                           (("sound",), "… and sound unknown"),
