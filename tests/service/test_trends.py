@@ -16,7 +16,7 @@ from virtuna.engine.history import trend_snapshot
 from virtuna.engine.types import TrendPhase
 from virtuna.kit.jsonfiles import iter_records
 from virtuna.models import TrendingHashtag, TrendingSound, TrendSnapshotRun
-from virtuna.trends import calculate
+from virtuna.trends import calculate, repository, series
 from virtuna.trends import service as trends
 from virtuna.trends.calculate import calculate_trends
 from virtuna.videos.schemas import ScraperItem
@@ -302,3 +302,36 @@ async def test_the_database_pre_ranking_agrees_with_the_exact_ranking(
         ranked[margin] = [(r.window_days, r.tag) for r in rows if r.rank <= 120]
     assert len(ranked[0]) > 100
     assert ranked[0] == ranked[10_000]
+
+
+async def test_settled_and_general_queries_compute_the_same_entries(
+    session: AsyncSession, tiktok_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As of the latest scrape every video is known with its latest views, so the counts
+    skip the join; the result must equal the general query's, entry for entry."""
+    path = tiktok_data_dir / "thienphucle-vn-feed" / "videos.jsonl.gz"
+    valid = [i for _, i in validate_items(iter_records(path)) if isinstance(i, ScraperItem)]
+    await ingest_batch(session, valid[-6000:], source="real", default_scraped_at=AS_OF)
+    as_of = await repository.latest_scrape(session)
+    assert as_of is not None
+    assert await series.is_settled(session, as_of)
+    computed = {}
+    for settled in (True, False):
+        monkeypatch.setattr(series, "is_settled", _constant(settled))
+        hashtags, sounds, totals = await calculate._compute(session, as_of, [1, 7, 30], 200)
+        strip = [{k: v for k, v in e.items() if k != "id"} for e in [*hashtags, *sounds]]
+        computed[settled] = (strip, totals)
+    assert len(computed[True][0]) > 300
+    assert computed[True] == computed[False]
+    # A video scraped after as_of makes the plan unsettled.
+    later = valid[-1].model_copy(update={"scraped_at": as_of + timedelta(days=1)})
+    await ingest_batch(session, [later], source="real", default_scraped_at=as_of)
+    monkeypatch.undo()
+    assert not await series.is_settled(session, as_of)
+
+
+def _constant(value: bool) -> Any:
+    async def settled(_session: AsyncSession, _as_of: datetime) -> bool:
+        return value
+
+    return settled

@@ -31,6 +31,7 @@ from virtuna.models import TrendingHashtag, TrendingSound
 from virtuna.models.base import utcnow
 from virtuna.trends import repository, series
 from virtuna.trends.lifecycle import classify_phase, growth
+from virtuna.trends.medians import current_medians
 from virtuna.trends.series import MAX_VELOCITY_FOR_RANK, MIN_VIDEOS, KeySeries, Plan
 
 log = structlog.get_logger("virtuna.trends")
@@ -134,7 +135,7 @@ async def _entries(
     rows = await series.key_series(session, plan, sounds=sound, keep=top_n + RANK_MARGIN)
     tops = {window: _top(rows, window, top_n) for window in plan.windows}
     keys = {window: [row.key for row, _ in top] for window, top in tops.items()}
-    medians = await series.current_medians(session, plan, keys, sounds=sound)
+    medians = await current_medians(session, plan, keys, sounds=sound)
     return [
         {**_entry(rank, w, s, medians[w].get(row.key)), **_identity(row, sound=sound)}
         for w, top in tops.items()
@@ -143,9 +144,12 @@ async def _entries(
 
 
 async def _compute(
-    session: AsyncSession, plan: Plan, top_n: int
+    session: AsyncSession, as_of: datetime, windows: list[int], top_n: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
     """(hashtag entries, sound entries, known videos per window)."""
+    dialect = session.get_bind().dialect.name
+    settled = await series.is_settled(session, as_of)
+    plan = Plan(as_of, tuple(windows), SERIES_BUCKETS, dialect, settled=settled)
     await series.tune(session)
     hashtags = await _entries(session, plan, top_n, sound=False)
     sounds = await _entries(session, plan, top_n, sound=True)
@@ -174,8 +178,7 @@ async def calculate_trends(
     )
     if existing is not None:
         return TrendCalculation(existing.id, as_of, False, source_rows, window_list)
-    plan = Plan(as_of, tuple(window_list), SERIES_BUCKETS, session.get_bind().dialect.name)
-    hashtags, sounds, totals = await _compute(session, plan, top_n)
+    hashtags, sounds, totals = await _compute(session, as_of, window_list, top_n)
     duration_ms = round((time.perf_counter() - started) * 1000)
     snapshot_id = await _store(
         session,
