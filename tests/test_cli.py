@@ -92,3 +92,17 @@ def test_analyze_with_an_unknown_creator_queues_its_profile_refresh() -> None:
     assert status.exit_code == 0, status.output
     runs = json.loads(status.stdout)
     assert [(r["job"], r["status"]) for r in runs] == [("refresh-competitors", "queued")]
+
+
+def test_followers_option_lets_the_main_model_score_an_unknown_creator() -> None:
+    alone = json.loads(runner.invoke(app, ["analyze", "pasta hack #cooking", "--json"]).stdout)
+    assert alone["model_version"].endswith("+no-creator")
+    args = ["analyze", "pasta hack #cooking", "--followers", "250000", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert not body["model_version"].endswith("+no-creator")
+    assert body["signals"]["creator"]["available"]
+    bad = runner.invoke(app, ["analyze", "pasta hack", "--followers", "-5"])
+    assert bad.exit_code == 2
+    assert "--followers" in bad.output

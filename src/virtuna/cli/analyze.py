@@ -95,6 +95,12 @@ _Video = Annotated[
     ),
 ]
 _Creator = Annotated[str | None, typer.Option("--creator", help="Creator handle, e.g. @name.")]
+_Followers = Annotated[
+    int | None,
+    typer.Option(
+        "--followers", min=0, help="The creator's follower count, if the database lacks it."
+    ),
+]
 _Niche = Annotated[str | None, typer.Option("--niche", help="Niche, e.g. cooking.")]
 _ContentType = Annotated[
     str | None, typer.Option("--content-type", help="post|reel|story|video|thread.")
@@ -114,6 +120,7 @@ def analyze(
     url: _Url = None,
     video: _Video = None,
     creator: _Creator = None,
+    followers: _Followers = None,
     niche: _Niche = None,
     content_type: _ContentType = None,
     file: _File = None,
@@ -132,6 +139,8 @@ def analyze(
         _analyze_file(settings, file, out_path, as_json)
         return
     draft = _single_draft(text, url, video, creator, niche, content_type)
+    if followers is not None:
+        draft["creator_followers"] = followers
     if video is not None:  # measured exactly as an upload is (sniff, PyAV probe, caps)
         draft["video"] = _video_signals(video, settings)
     migrate_database(settings)

@@ -178,8 +178,8 @@ def _warnings(
             "Creator unknown (no follower count): the model scored the draft from its "
             "content, timing and trends alone, a much weaker estimate than with the "
             "creator's followers and history (docs/MODEL_CARD.md, 'Drafts without a known "
-            "creator'). Give creator_followers, or a creator the database knows, for a "
-            "sharper one."
+            "creator'). Give creator_followers (CLI: --followers), or a creator the database "
+            "knows, for a sharper one."
         )
     if llm_failed:
         warnings.append(
