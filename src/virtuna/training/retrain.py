@@ -39,12 +39,15 @@ from virtuna.training import registry
 from virtuna.training.dataset import Dataset, build_dataset
 from virtuna.training.evaluate import TEST_FRACTION
 from virtuna.training.from_db import records_from_db
-from virtuna.training.metrics import tier_metrics
+from virtuna.training.metrics import spearman, tier_metrics
 from virtuna.training.records import VideoRecord, files_sha256, read_many, records_sha256
 from virtuna.training.service import holdout_later
 from virtuna.training.train import TrainConfig, fit, later_fraction, outcome_sampled
 
 GATE_METRICS = ("spearman", "macro_f1")
+# Gated when either model has it: the content-only model's ranking of the window with the
+# creator hidden (``bench/no_creator.py``'s "creator unknown" row).
+OPTIONAL_GATE_METRICS = ("no_creator_spearman",)
 Progress = Callable[[str], None]
 
 
@@ -108,19 +111,28 @@ def window_metrics(bundle: ModelBundle, test: Dataset, cutoffs: np.ndarray) -> d
     mu = bundle.predict_log_views(X)
     probs = bundle.tier_probabilities(mu, bundle.predict_scale(X), cutoffs)
     m = tier_metrics(bundle.percentiles(mu), probs, test.y, cutoffs)
-    return {k: m[k] for k in ("n", "spearman", "macro_f1", "auc_tier5", "accuracy", "ece")}
+    out = {k: m[k] for k in ("n", "spearman", "macro_f1", "auc_tier5", "accuracy", "ece")}
+    if bundle.fallback is not None:
+        content = bundle.fallback
+        cols = [test.feature_names.index(f) for f in content.meta.feature_names]
+        X = np.ascontiguousarray(test.X[:, cols])
+        out["no_creator_spearman"] = spearman(content.predict_log_views(X), test.y)
+    return out
 
 
 def gate(champion: dict[str, Any], challenger: dict[str, Any], tolerance: float
          ) -> tuple[bool, str]:  # fmt: skip
     """Promote unless the challenger is worse by more than ``tolerance`` on any gate metric."""
-    for name in GATE_METRICS:
+    for name in GATE_METRICS + OPTIONAL_GATE_METRICS:
         ours, theirs = challenger.get(name), champion.get(name)
+        if name in OPTIONAL_GATE_METRICS and ours is None and theirs is None:
+            continue
         if ours is None or not math.isfinite(ours):
             return False, f"challenger {name} is undefined on the window"
         if theirs is not None and math.isfinite(theirs) and ours < theirs - tolerance:
             return False, f"{name} {ours:.4f} < champion {theirs:.4f} - {tolerance:g}"
-    return True, "not worse than the champion beyond the tolerance on " + ", ".join(GATE_METRICS)
+    gated = [n for n in GATE_METRICS + OPTIONAL_GATE_METRICS if n in challenger]
+    return True, "not worse than the champion beyond the tolerance on " + ", ".join(gated)
 
 
 @dataclass
