@@ -279,10 +279,18 @@ async def test_audit_activates_a_calibrator_that_new_predictions_use(
     assert again["calibrator_version"] == version
     assert again["is_calibrated"] is True
 
-    # A second audit fits on the raw probabilities, never on the calibrated ones.
-    await run_task(calibration_audit, job_ctx)
+    # A second audit fits on the raw probabilities, never on the served ones: make every
+    # served row look calibrated to uniform; the refit must not notice.
+    ids = [uuid.UUID(analysis_id) for analysis_id, _ in made]
+    await session.execute(
+        update(Analysis).where(Analysis.id.in_(ids)).values(tier_probabilities=[0.2] * 5)
+    )
+    second = await run_task(calibration_audit, job_ctx)
+    assert len(second["activated"]) == 1
+    assert second["activated"] != summary["activated"]
     active = (await session.scalars(select(Calibrator).where(Calibrator.active))).all()
-    assert len(active) == 1  # the new winner replaced the old one
+    assert [c.version for c in active] == second["activated"]  # the new one replaced the old
+    assert active[0].params["temperature"] == pytest.approx(row.params["temperature"])
 
 
 async def test_audit_refuses_to_calibrate_below_the_minimum(
@@ -304,8 +312,13 @@ async def test_audit_refuses_to_calibrate_below_the_minimum(
     assert await session.scalar(select(func.count()).select_from(Calibrator)) == 0
     new = (await client.post("/api/analyze", json=DRAFT, headers=pro_auth)).json()
     assert new["is_calibrated"] is False
-    # Stored rows stay exactly what was served.
-    await session.execute(update(Analysis).values(is_calibrated=False))
+    assert new["calibrator_version"] is None
+    # Stored rows stay exactly what was served: raw and served probabilities are the same.
+    stored = (await session.scalars(select(Analysis))).all()
+    assert len(stored) == 6
+    for analysis in stored:
+        assert (analysis.is_calibrated, analysis.calibrator_version) == (False, None)
+        assert analysis.tier_probabilities == analysis.raw_tier_probabilities
 
 
 async def test_every_process_serves_an_activation_within_a_minute(
