@@ -20,11 +20,11 @@ from virtuna.cli.common import (
     print_json,
     quiet_engine_logs,
     run,
-    session_scope,
     settings_or_exit,
 )
 from virtuna.config import Settings
 from virtuna.engine.bundle import BundleError, ModelBundle
+from virtuna.kit.startup import session_scope
 from virtuna.outcomes import backtest as backtest_service
 from virtuna.outcomes import calibration as calibration_service
 from virtuna.outcomes.tasks import tier_reference

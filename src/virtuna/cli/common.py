@@ -17,7 +17,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from virtuna.config import Settings, get_settings
 from virtuna.errors import AppError
-from virtuna.kit.startup import session_scope as session_scope  # re-exported for the commands
 from virtuna.logging import configure_logging
 
 T = TypeVar("T")

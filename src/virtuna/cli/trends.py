@@ -9,8 +9,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from virtuna.cli.common import out, print_json, run, session_scope, settings_or_exit
+from virtuna.cli.common import out, print_json, run, settings_or_exit
 from virtuna.engine.types import TrendPhase
+from virtuna.kit.startup import session_scope
 from virtuna.trends import service
 from virtuna.trends.calculate import calculate_trends
 

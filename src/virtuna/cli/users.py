@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from virtuna.cli.common import out, print_json, run, session_scope, settings_or_exit
+from virtuna.cli.common import out, print_json, run, settings_or_exit
+from virtuna.kit.startup import session_scope
 from virtuna.users import service
 
 app = typer.Typer(help="Create and list users.", no_args_is_help=True)

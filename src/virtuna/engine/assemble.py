@@ -173,6 +173,20 @@ def _warnings(
     if missing:
         reasons = "; ".join(f"{name}: {_why_missing(name, run)}" for name in missing)
         warnings.append(f"Missing signals, weights redistributed to the rest — {reasons}")
+    if llm_failed:
+        warnings.append(
+            "Both language-model stages failed: partial result from local signals only "
+            "(confidence LOW)."
+        )
+    warnings += _input_warnings(out)
+    if conf < 0.4 and not llm_failed:
+        warnings.append("Low confidence: few independent signals, or they disagree.")
+    return list(dict.fromkeys(warnings))
+
+
+def _input_warnings(out: StageOutputs) -> list[str]:
+    """What the scored input lacked: a known creator for the model, the video for an LLM."""
+    warnings: list[str] = []
     if out.ml is not None and out.ml.model_version.endswith(FALLBACK_SUFFIX):
         warnings.append(
             "Creator unknown (no follower count): the model scored the draft from its "
@@ -180,11 +194,6 @@ def _warnings(
             "creator's followers and history (docs/MODEL_CARD.md, 'Drafts without a known "
             "creator'). Give creator_followers (CLI: --followers), or a creator the database "
             "knows, for a sharper one."
-        )
-    if llm_failed:
-        warnings.append(
-            "Both language-model stages failed: partial result from local signals only "
-            "(confidence LOW)."
         )
     seen = out.content is not None and (out.content.video_signals or out.content.video_seen)
     if out.draft.has_video and not seen and out.draft.video is not None:
@@ -196,9 +205,7 @@ def _warnings(
         warnings.append(
             "The video itself was not analysed; the score reflects the caption and context only."
         )
-    if conf < 0.4 and not llm_failed:
-        warnings.append("Low confidence: few independent signals, or they disagree.")
-    return list(dict.fromkeys(warnings))
+    return warnings
 
 
 def _behavioral(out: StageOutputs) -> BehavioralPredictions | None:

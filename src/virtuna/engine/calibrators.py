@@ -260,31 +260,15 @@ def fit_with_gate(
     n = len(t)
     if n < min_rows:
         return GateResult(False, f"{n} joined outcomes; at least {min_rows} are required", n)
-    n_hold = max(1, int(round(n * holdout_fraction)))
-    fit_p, fit_t, hold_p, hold_t = (
-        p[: n - n_hold],
-        t[: n - n_hold],
-        p[n - n_hold :],
-        t[n - n_hold :],
-    )
-    before = _scores(hold_p, hold_t)
-    best, candidates = _best_candidate(
-        fit_p, fit_t, hold_p, hold_t, before, with_isotonic=len(fit_t) >= isotonic_min_rows
-    )
-    n_fit = n - n_hold
+    n_fit = n - max(1, int(round(n * holdout_fraction)))
+    before = _scores(p[n_fit:], t[n_fit:])
+    best, candidates = _best_candidate(p[:n_fit], t[:n_fit], p[n_fit:], t[n_fit:], before,
+                                       with_isotonic=n_fit >= isotonic_min_rows)  # fmt: skip
+    sizes = (n, n_fit, n - n_fit)
     if best is None:
         reason = "no calibrator improved both NLL and ECE on the held-out rows"
-        return GateResult(False, reason, n, n_fit, n_hold, before=before, candidates=candidates)
+        return GateResult(False, reason, *sizes, before=before, candidates=candidates)
     _, cal, after = best
-    return GateResult(
-        True,
-        f"{cal.kind} improved held-out NLL and ECE",
-        n,
-        n_fit,
-        n_hold,
-        kind=cal.kind,
-        params=cal.to_params(),
-        before=before,
-        after=after,
-        candidates=candidates,
-    )
+    return GateResult(True, f"{cal.kind} improved held-out NLL and ECE", *sizes,
+                      kind=cal.kind, params=cal.to_params(), before=before, after=after,
+                      candidates=candidates)  # fmt: skip

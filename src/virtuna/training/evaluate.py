@@ -34,7 +34,6 @@ from virtuna.training.train import (
 TEST_FRACTION = 0.2
 CREATOR_TEST_SHARE = 5  # 1 in 5 creators held out
 FOLLOWERS = ("log_followers",)
-CONTENT = NO_CREATOR_FEATURES
 BoolArray = npt.NDArray[np.bool_]
 Progress = Callable[[str], None]
 
@@ -84,7 +83,7 @@ def _measure(result: SplitResult, model: str, bundle: ModelBundle, test: Dataset
 
 def _models(ablations: bool) -> list[tuple[str, tuple[str, ...]]]:
     models = [("model", FEATURE_NAMES), ("followers only", FOLLOWERS),
-              ("content only (no creator)", CONTENT)]  # fmt: skip
+              ("content only (no creator)", NO_CREATOR_FEATURES)]  # fmt: skip
     if ablations:
         for group, names in FEATURE_GROUPS.items():
             if group != "creator":
